@@ -1,0 +1,52 @@
+"""fintrade: a plugin-based trading research framework.
+
+The public API for strategy files and plugins lives here and in :mod:`fintrade.types`.
+Heavy libraries (vectorbt, torch) are imported lazily by the modules that need them.
+"""
+
+from __future__ import annotations
+
+from fintrade.errors import ConfigError, DataError, FintradeError, PluginError, StrategyError
+from fintrade.hookspecs import hookimpl
+from fintrade.strategy import Costs, Regimes, SignalSpec, Splits, Strategy, WalkForward, signal
+from fintrade.types import (
+    AdapterMethod,
+    Aggregator,
+    BarsRequest,
+    DataSource,
+    Dataset,
+    DocumentsRequest,
+    Signal,
+    SignalInput,
+    SignalModel,
+    TextSource,
+)
+
+__version__ = "0.1.0"
+
+__all__ = [
+    "AdapterMethod",
+    "Aggregator",
+    "BarsRequest",
+    "ConfigError",
+    "Costs",
+    "DataError",
+    "DataSource",
+    "Dataset",
+    "DocumentsRequest",
+    "FintradeError",
+    "PluginError",
+    "Regimes",
+    "Signal",
+    "SignalInput",
+    "SignalModel",
+    "SignalSpec",
+    "Splits",
+    "Strategy",
+    "StrategyError",
+    "TextSource",
+    "WalkForward",
+    "__version__",
+    "hookimpl",
+    "signal",
+]

@@ -1,0 +1,64 @@
+"""Where the core asks plugins for bars and documents, and checks what comes back."""
+
+from __future__ import annotations
+
+import hashlib
+
+import pandas as pd
+
+from fintrade.bars import align_bars, clip_range, to_utc_timestamp, validate_bars
+from fintrade.calls import call_plugin
+from fintrade.errors import ConfigError, DataError
+from fintrade.registry import Registry
+from fintrade.strategy import Strategy
+from fintrade.types import DOCUMENT_COLUMNS, BarsRequest, DocumentsRequest
+
+
+def load_bars(strategy: Strategy, registry: Registry) -> tuple[dict[str, pd.DataFrame], list[str]]:
+    """The strategy's bars, validated and aligned on a common clock, plus warnings."""
+    if not strategy.symbols:
+        raise ConfigError("the strategy lists no symbols (symbols = ['AAPL', ...])")
+    source = registry.data_sources.get(strategy.source)
+    start, end = to_utc_timestamp(strategy.start), to_utc_timestamp(strategy.end)
+    if start is not None and end is not None and start >= end:
+        raise DataError(f"empty date range: start {start.date()} is not before end {end.date()}")
+    request = BarsRequest(tuple(strategy.symbols), strategy.interval, start, end, dict(strategy.source_options))
+    raw = call_plugin(f"data source {source.name!r}", source.load, request)
+    bars: dict[str, pd.DataFrame] = {}
+    for symbol in strategy.symbols:
+        where = f"source {source.name!r}, symbol {symbol!r}"
+        if symbol not in raw:
+            raise DataError(f"{where}: the source returned no bars for this symbol")
+        frame = validate_bars(raw[symbol], where)
+        frame = clip_range(frame, start, end)
+        if frame.empty:
+            raise DataError(f"{where}: no bars between {strategy.start} and {strategy.end}")
+        bars[symbol] = frame
+    aligned, dropped = align_bars(bars)
+    warnings = []
+    if dropped:
+        warnings.append(f"{dropped} bars dropped to align {len(bars)} symbols on their common dates")
+    if len(next(iter(aligned.values()))) < 10:
+        raise DataError(f"only {len(next(iter(aligned.values())))} bars shared by all symbols; need at least 10")
+    return aligned, warnings
+
+
+def load_documents(strategy: Strategy, registry: Registry, index: pd.DatetimeIndex) -> pd.DataFrame | None:
+    """Documents for the strategy's symbols up to the last bar, or None without a text source."""
+    if strategy.text_source is None:
+        return None
+    source = registry.text_sources.get(strategy.text_source)
+    request = DocumentsRequest(tuple(strategy.symbols), index[0], None, dict(strategy.text_options))
+    documents = call_plugin(f"text source {source.name!r}", source.load, request)
+    missing = [c for c in DOCUMENT_COLUMNS if c not in documents.columns]
+    if missing:
+        raise DataError(f"text source {source.name!r}: documents lack column(s) {', '.join(missing)}")
+    return documents
+
+
+def bars_hash(frame: pd.DataFrame) -> str:
+    """A content hash of bars (index and values), recorded in run manifests."""
+    digest = hashlib.sha256()
+    digest.update(frame.index.asi8.tobytes())
+    digest.update(frame.to_numpy(dtype=float).tobytes())
+    return digest.hexdigest()[:16]

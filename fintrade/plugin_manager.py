@@ -1,0 +1,179 @@
+"""Build the pluggy plugin manager: built-ins first, then entry points, each one safely.
+
+Built-in plugins are ordinary modules under ``plugins/`` named in :data:`BUILTIN_PLUGINS`;
+they are registered from that tuple only (never also as entry points, which pluggy would
+reject as a double registration). Third-party plugins come from the ``fintrade`` entry-point
+group and are loaded one at a time, so one broken plugin is reported and skipped instead of
+taking the CLI down.
+
+Environment variables:
+
+``FINTRADE_STRICT_PLUGINS=1``
+    re-raise the first plugin error instead of warning.
+``FINTRADE_PLUGINS=a,b``
+    load only these entry-point plugins (an empty value loads none).
+``FINTRADE_DISABLE_PLUGINS=a,b``
+    never load these plugins (built-ins included).
+``FINTRADE_TRACE_HOOKS=1``
+    print every hook call and its result to stderr.
+"""
+
+from __future__ import annotations
+
+import importlib
+import importlib.metadata as metadata
+import os
+import sys
+import warnings
+from dataclasses import dataclass, field
+from types import ModuleType
+
+import pluggy
+
+from fintrade import hookspecs
+from fintrade.errors import PluginError
+
+ENTRY_POINT_GROUP = hookspecs.PROJECT_NAME
+
+BUILTIN_PLUGINS: tuple[str, ...] = (
+    "fintrade_local",
+    "fintrade_sample",
+    "fintrade_synthetic",
+    "fintrade_technical",
+    "fintrade_aggregators",
+)
+"""Modules registered before any entry point, in this order."""
+
+
+class PluginLoadWarning(UserWarning):
+    """A third-party plugin failed to load and was skipped."""
+
+
+@dataclass
+class PluginInfo:
+    """What ``fintrade plugins`` shows about one plugin."""
+
+    name: str
+    source: str  # "builtin", "entry point" or "strategy file"
+    status: str  # "ok", "failed" or "disabled"
+    version: str = ""
+    distribution: str = ""
+    hooks: list[str] = field(default_factory=list)
+    error: str = ""
+
+
+class FintradePluginManager(pluggy.PluginManager):
+    """A pluggy manager that remembers where each plugin came from and how loading went."""
+
+    def __init__(self) -> None:
+        super().__init__(hookspecs.PROJECT_NAME)
+        self.add_hookspecs(hookspecs)
+        self.infos: dict[str, PluginInfo] = {}
+
+    def register_plugin(self, plugin: object, name: str, info: PluginInfo) -> None:
+        """Register ``plugin`` and record ``info``; a bad hook name fails here, with the plugin named."""
+        try:
+            self.register(plugin, name=name)
+            # A misspelled hook (fintrade_data_source) is unknown to pluggy until checked.
+            self.check_pending()
+        except pluggy.PluginValidationError as exc:
+            if self.is_registered(plugin):
+                self.unregister(plugin)
+            raise PluginError(f"plugin {name!r}: {exc}") from exc
+        info.hooks = sorted(
+            caller.name for caller in self.get_hookcallers(plugin) or [] if caller.name.startswith("fintrade_")
+        )
+        info.status = "ok"
+        self.infos[name] = info
+
+    def strategy_plugins(self) -> list[str]:
+        return [name for name, info in self.infos.items() if info.source == "strategy file"]
+
+
+def _env_names(variable: str) -> set[str] | None:
+    value = os.environ.get(variable)
+    if value is None:
+        return None
+    return {part.strip() for part in value.split(",") if part.strip()}
+
+
+def strict_plugins() -> bool:
+    return os.environ.get("FINTRADE_STRICT_PLUGINS", "") not in ("", "0", "false")
+
+
+def _fintrade_version() -> str:
+    from fintrade import __version__
+
+    return __version__
+
+
+def _register_builtins(pm: FintradePluginManager, disabled: set[str]) -> None:
+    for module_name in BUILTIN_PLUGINS:
+        if module_name in disabled:
+            pm.infos[module_name] = PluginInfo(module_name, "builtin", "disabled")
+            continue
+        module = importlib.import_module(module_name)
+        info = PluginInfo(module_name, "builtin", "ok", version=_fintrade_version(), distribution="fintrade")
+        pm.register_plugin(module, module_name, info)
+
+
+def _register_entry_points(pm: FintradePluginManager, allowed: set[str] | None, disabled: set[str]) -> None:
+    for entry_point in metadata.entry_points(group=ENTRY_POINT_GROUP):
+        name = entry_point.name
+        dist = entry_point.dist
+        info = PluginInfo(
+            name,
+            "entry point",
+            "failed",
+            version=dist.version if dist else "",
+            distribution=dist.name if dist else "",
+        )
+        if name in disabled or (allowed is not None and name not in allowed):
+            info.status = "disabled"
+            pm.infos[name] = info
+            continue
+        if pm.has_plugin(name):
+            # Built-ins are registered from the tuple; an entry point of the same name would
+            # be a second registration of the same plugin.
+            info.error = f"name already used by the {pm.infos[name].source} plugin"
+            pm.infos.setdefault(f"{name} ({info.distribution})", info)
+            continue
+        try:
+            plugin = entry_point.load()
+            pm.register_plugin(plugin, name, info)
+        except Exception as exc:
+            if strict_plugins():
+                raise
+            info.error = f"{type(exc).__name__}: {exc}"
+            pm.infos[name] = info
+            warnings.warn(
+                f"fintrade plugin {name!r} from distribution {info.distribution or '?'} failed to load "
+                f"and was skipped: {info.error}",
+                PluginLoadWarning,
+                stacklevel=2,
+            )
+
+
+def _enable_tracing(pm: pluggy.PluginManager) -> None:
+    pm.trace.root.setwriter(sys.stderr.write)
+    pm.enable_tracing()
+
+
+def create_plugin_manager(*, load_entry_points: bool = True) -> FintradePluginManager:
+    """A plugin manager with the built-ins and (unless told not to) the installed plugins."""
+    pm = FintradePluginManager()
+    disabled = _env_names("FINTRADE_DISABLE_PLUGINS") or set()
+    _register_builtins(pm, disabled)
+    if load_entry_points:
+        _register_entry_points(pm, _env_names("FINTRADE_PLUGINS"), disabled)
+    pm.check_pending()
+    if os.environ.get("FINTRADE_TRACE_HOOKS"):
+        _enable_tracing(pm)
+    return pm
+
+
+def register_module_plugin(pm: FintradePluginManager, module: ModuleType, name: str, source: str) -> None:
+    """Register a module (for example a strategy file with ``@hookimpl`` functions)."""
+    if pm.has_plugin(name):
+        pm.unregister(name=name)
+    pm.register_plugin(module, name, PluginInfo(name, source, "ok", version="", distribution=""))

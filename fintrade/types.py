@@ -1,0 +1,167 @@
+"""The frozen records plugins register, and the data they exchange.
+
+Hooks in :mod:`fintrade.hookspecs` yield these. The core validates every one
+(:func:`fintrade.registry.validate_name`) before anything uses it.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Mapping, Sequence
+from dataclasses import dataclass, field
+from typing import Any
+
+import pandas as pd
+
+OHLCV_COLUMNS: tuple[str, ...] = ("open", "high", "low", "close", "volume")
+DOCUMENT_COLUMNS: tuple[str, ...] = ("published_at", "symbol", "text", "source", "id")
+
+Bars = dict[str, pd.DataFrame]
+"""Bars for many symbols: symbol -> frame with a UTC ``DatetimeIndex`` and OHLCV columns."""
+
+
+@dataclass(frozen=True)
+class BarsRequest:
+    """What a strategy asks a data source for."""
+
+    symbols: tuple[str, ...]
+    interval: str = "1d"
+    start: pd.Timestamp | None = None
+    end: pd.Timestamp | None = None
+    options: Mapping[str, Any] = field(default_factory=dict)
+
+
+@dataclass(frozen=True)
+class DocumentsRequest:
+    """What a strategy asks a text source for: documents about ``symbols`` in a time range."""
+
+    symbols: tuple[str, ...]
+    start: pd.Timestamp | None = None
+    end: pd.Timestamp | None = None
+    options: Mapping[str, Any] = field(default_factory=dict)
+
+
+@dataclass(frozen=True)
+class DataSource:
+    """OHLCV bars for symbols, an interval and a date range.
+
+    ``load`` returns one frame per requested symbol, keyed by symbol, following the bars
+    contract: tz-aware UTC ``DatetimeIndex`` of bar open times, float columns
+    ``open high low close volume``, sorted and unique. The core checks the contract.
+    """
+
+    name: str
+    load: Callable[[BarsRequest], Mapping[str, pd.DataFrame]]
+    description: str = ""
+    intervals: tuple[str, ...] = ("1d",)
+
+
+@dataclass(frozen=True)
+class TextSource:
+    """Timestamped documents (news, tweets).
+
+    ``load`` returns one frame with columns ``published_at`` (UTC), ``symbol`` (may be
+    empty), ``text``, ``source`` and ``id``.
+    """
+
+    name: str
+    load: Callable[[DocumentsRequest], pd.DataFrame]
+    description: str = ""
+
+
+@dataclass(frozen=True)
+class Dataset:
+    """Labelled text for training and evaluating models.
+
+    ``load`` takes options (split, subset, ...) and returns a frame with ``text`` and
+    ``label`` columns, plus ``published_at`` when the dates are known.
+    """
+
+    name: str
+    load: Callable[[Mapping[str, Any]], pd.DataFrame]
+    task: str = "sentiment"
+    labels: tuple[str, ...] = ()
+    description: str = ""
+    licence: str = ""
+
+
+@dataclass(frozen=True)
+class AdapterMethod:
+    """A way to adapt a base model: LoRA, QLoRA, prefix tuning, distillation, ...
+
+    ``train`` receives a training configuration (a mapping) and returns the path of the
+    artifact it wrote.
+    """
+
+    name: str
+    train: Callable[[Mapping[str, Any]], Any]
+    description: str = ""
+
+
+@dataclass(frozen=True)
+class SignalInput:
+    """Everything a signal model may look at: the bars, and documents when it asks for them.
+
+    The core only passes data up to the end of the backtest; point-in-time discipline inside
+    that range (a score at bar t uses nothing after t's close) is the model's job, and
+    ``fintrade check`` verifies it.
+    """
+
+    bars: Mapping[str, pd.DataFrame]
+    documents: pd.DataFrame | None = None
+
+    @property
+    def symbols(self) -> list[str]:
+        return list(self.bars)
+
+    @property
+    def index(self) -> pd.DatetimeIndex:
+        return next(iter(self.bars.values())).index  # type: ignore[return-value]
+
+    def field(self, name: str) -> pd.DataFrame:
+        """One OHLCV field for every symbol, as a bars-by-symbols frame."""
+        return pd.DataFrame({symbol: frame[name] for symbol, frame in self.bars.items()})
+
+
+@dataclass(frozen=True)
+class Signal:
+    """Scores in [-1, 1] and confidences in [0, 1], per bar per column.
+
+    Columns are symbols, or a ``(combo, symbol)`` MultiIndex when a parameter grid is
+    evaluated at once. NaN means "no signal at this bar".
+    """
+
+    score: pd.DataFrame
+    confidence: pd.DataFrame
+
+    @classmethod
+    def certain(cls, score: pd.DataFrame) -> Signal:
+        """A signal whose every non-missing score has confidence 1."""
+        return cls(score=score, confidence=score.notna().astype(float).where(score.notna()))
+
+
+@dataclass(frozen=True)
+class SignalModel:
+    """Turns bars and/or documents into a :class:`Signal`.
+
+    ``compute(inputs, params)`` scores one parameter set. ``compute_grid(inputs, grid)``,
+    when given, scores many at once and returns columns ``(combo, symbol)`` where ``combo``
+    is the position in ``grid``; without it the core calls ``compute`` once per distinct
+    parameter set.
+    """
+
+    name: str
+    compute: Callable[[SignalInput, Mapping[str, Any]], Signal]
+    defaults: Mapping[str, Any] = field(default_factory=dict)
+    compute_grid: Callable[[SignalInput, Sequence[Mapping[str, Any]]], Signal] | None = None
+    needs_documents: bool = False
+    description: str = ""
+
+
+@dataclass(frozen=True)
+class Aggregator:
+    """Combines several signals (aligned columns) into one."""
+
+    name: str
+    combine: Callable[[Sequence[Signal], Mapping[str, Any]], Signal]
+    defaults: Mapping[str, Any] = field(default_factory=dict)
+    description: str = ""
