@@ -15,12 +15,19 @@ from typing import Any
 import numpy as np
 import pandas as pd
 
-from fintrade.data import load_bars, load_documents
+from fintrade.data import bars_hash, load_bars, load_documents
 from fintrade.engine import Simulation, simulate
 from fintrade.errors import ConfigError
-from fintrade.metrics import METRICS, bar_returns, bars_per_year, compute_metrics, trade_stats, window_mask
-from fintrade.registry import Registry
+from fintrade.metrics import (
+    METRICS,
+    bar_returns,
+    bars_per_year,
+    compute_metrics,
+    trade_stats,
+    window_mask,
+)
 from fintrade.regimes import REGIMES
+from fintrade.registry import Registry
 from fintrade.splits import Window
 from fintrade.strategy import Strategy
 from fintrade.sweep import combined_signal, describe, expand_grid, target_positions
@@ -59,6 +66,7 @@ class BacktestResult:
     top_combinations: list[dict[str, Any]]
     warnings: list[str]
     curves: Curves
+    data_hashes: dict[str, str] = field(default_factory=dict)
     manifest: dict[str, Any] = field(default_factory=dict)
 
     def to_dict(self) -> dict[str, Any]:
@@ -236,7 +244,9 @@ def run_backtest(
 
     progress("cost sensitivity")
     chosen_positions = positions.iloc[:, chosen * len(symbols) : (chosen + 1) * len(symbols)]
-    chosen_positions = chosen_positions.droplevel("combo", axis=1) if chosen_positions.columns.nlevels > 1 else chosen_positions
+    chosen_positions = (
+        chosen_positions.droplevel("combo", axis=1) if chosen_positions.columns.nlevels > 1 else chosen_positions
+    )
     test_mask = window_mask(n_bars, windows["test"])
     cost_rows = []
     for multiplier in strategy.cost_multipliers:
@@ -252,7 +262,10 @@ def run_backtest(
     train_scores = objective_scores(window_mask(n_bars, windows["train"]))
     top = np.argsort(-train_scores, kind="stable")[:10]
     top_rows = [
-        {"params": describe(combos[i], strategy.grid), f"train_{strategy.objective}": _clean({"v": train_scores[i]})["v"]}
+        {
+            "params": describe(combos[i], strategy.grid),
+            f"train_{strategy.objective}": _clean({"v": train_scores[i]})["v"],
+        }
         for i in top
     ]
 
@@ -279,5 +292,5 @@ def run_backtest(
         top_combinations=top_rows,
         warnings=warnings,
         curves=curves,
+        data_hashes={symbol: bars_hash(frame) for symbol, frame in bars.items()},
     )
-

@@ -25,8 +25,8 @@ import pluggy
 from fintrade.types import (
     AdapterMethod,
     Aggregator,
-    DataSource,
     Dataset,
+    DataSource,
     SignalModel,
     TextSource,
 )

@@ -3,9 +3,12 @@
 from __future__ import annotations
 
 from dataclasses import dataclass
+from typing import TYPE_CHECKING
 
 import numpy as np
-import pandas as pd
+
+if TYPE_CHECKING:
+    import pandas as pd
 
 from fintrade.errors import ConfigError
 
@@ -32,6 +35,8 @@ class Regimes:
 
     def label(self, market_close: pd.Series) -> pd.Series:
         """The regime known at each bar's close."""
+        import pandas as pd
+
         trailing = market_close / market_close.shift(self.window) - 1.0
         labels = np.select(
             [trailing > self.threshold, trailing < -self.threshold, trailing.notna()],

@@ -14,7 +14,7 @@ from typing import Any, Generic, TypeVar
 
 from fintrade.errors import ConfigError, PluginError, did_you_mean
 from fintrade.plugin_manager import FintradePluginManager, create_plugin_manager, strict_plugins
-from fintrade.types import AdapterMethod, Aggregator, DataSource, Dataset, SignalModel, TextSource
+from fintrade.types import AdapterMethod, Aggregator, Dataset, DataSource, SignalModel, TextSource
 
 NAME_PATTERN = re.compile(r"^[a-z][a-z0-9_.-]*$")
 

@@ -9,15 +9,18 @@ from __future__ import annotations
 
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
-from typing import Any, ClassVar, Literal
+from typing import TYPE_CHECKING, Any, ClassVar, Literal
 
 import numpy as np
-import pandas as pd
 
 from fintrade.costs import Costs
 from fintrade.regimes import Regimes
 from fintrade.splits import Splits, WalkForward
-from fintrade.types import Signal
+
+if TYPE_CHECKING:
+    import pandas as pd
+
+    from fintrade.types import Signal
 
 __all__ = ["Costs", "Regimes", "SignalSpec", "Splits", "Strategy", "WalkForward", "signal"]
 
@@ -95,6 +98,8 @@ class Strategy:
         The default goes long when the score is above ``threshold``, short (long/short only)
         when below ``-threshold``, and flat otherwise, including where there is no signal.
         """
+        import pandas as pd
+
         score = combined.score.to_numpy(dtype=float)
         position = np.where(score > self.threshold, 1.0, 0.0)
         if self.direction == "long_short":
@@ -113,6 +118,8 @@ def positions_from_entries_exits(
     An entry opens (or flips to) a position that is held until its exit; on a bar with both
     an entry and an exit the exit wins.
     """
+    import pandas as pd
+
     events = pd.DataFrame(np.nan, index=entries.index, columns=entries.columns)
     events = events.mask(entries.astype(bool), 1.0)
     if short_entries is not None:

@@ -71,8 +71,7 @@ def expand_grid(strategy: Strategy, registry: Registry) -> list[Combination]:
             raise ConfigError(f"grid key {name!r} has no values")
         axes[name] = values
     combos = [
-        Combination({**base, **dict(zip(axes, point, strict=True))})
-        for point in itertools.product(*axes.values())
+        Combination({**base, **dict(zip(axes, point, strict=True))}) for point in itertools.product(*axes.values())
     ]
     accepted = [combo for combo in combos if strategy.accept(combo.params)]
     if not accepted:

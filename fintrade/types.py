@@ -8,14 +8,16 @@ from __future__ import annotations
 
 from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
-import pandas as pd
+if TYPE_CHECKING:
+    # pandas is imported lazily so that `fintrade --help` stays fast.
+    import pandas as pd
 
 OHLCV_COLUMNS: tuple[str, ...] = ("open", "high", "low", "close", "volume")
 DOCUMENT_COLUMNS: tuple[str, ...] = ("published_at", "symbol", "text", "source", "id")
 
-Bars = dict[str, pd.DataFrame]
+Bars = dict[str, "pd.DataFrame"]
 """Bars for many symbols: symbol -> frame with a UTC ``DatetimeIndex`` and OHLCV columns."""
 
 
@@ -119,6 +121,8 @@ class SignalInput:
 
     def field(self, name: str) -> pd.DataFrame:
         """One OHLCV field for every symbol, as a bars-by-symbols frame."""
+        import pandas as pd
+
         return pd.DataFrame({symbol: frame[name] for symbol, frame in self.bars.items()})
 
 

@@ -7,12 +7,15 @@ the result has none either (NaN), so "no information" never turns into a positio
 from __future__ import annotations
 
 from collections.abc import Mapping, Sequence
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import numpy as np
-import pandas as pd
 
 import fintrade
+
+if TYPE_CHECKING:
+    import pandas as pd
+
 from fintrade.types import Aggregator, Signal
 
 
@@ -24,6 +27,8 @@ def _stack(signals: Sequence[Signal]) -> tuple[np.ndarray, np.ndarray]:
 
 
 def _like(template: pd.DataFrame, values: np.ndarray) -> pd.DataFrame:
+    import pandas as pd
+
     return pd.DataFrame(values, index=template.index, columns=template.columns)
 
 

@@ -8,13 +8,16 @@ by indexing, so a 1,000-combination sweep costs about as much as its distinct wi
 from __future__ import annotations
 
 from collections.abc import Mapping, Sequence
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import numpy as np
-import pandas as pd
 
 import fintrade
 from fintrade.errors import ConfigError
+
+if TYPE_CHECKING:
+    import pandas as pd
+
 from fintrade.types import Signal, SignalInput, SignalModel
 
 
@@ -43,6 +46,8 @@ def _positive_int(params: Mapping[str, Any], name: str, model: str) -> int:
 
 def _grid_frame(values: np.ndarray, index: pd.Index, symbols: Sequence[str]) -> pd.DataFrame:
     """(bars, combos, symbols) -> frame with ``(combo, symbol)`` columns."""
+    import pandas as pd
+
     n_bars, n_combos, n_symbols = values.shape
     columns = pd.MultiIndex.from_product([range(n_combos), list(symbols)], names=["combo", "symbol"])
     return pd.DataFrame(values.reshape(n_bars, n_combos * n_symbols), index=index, columns=columns)

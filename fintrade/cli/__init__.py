@@ -1,0 +1,1 @@
+"""The ``fintrade`` command line."""

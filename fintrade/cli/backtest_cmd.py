@@ -1,0 +1,81 @@
+"""``fintrade backtest STRATEGY.py[:Class]``."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+from typing import Any
+
+import typer
+
+
+def strategy_parameters(strategy: Any) -> dict[str, Any]:
+    """The declarative settings of a strategy, JSON-ready, for manifests."""
+    from dataclasses import asdict, is_dataclass
+
+    def plain(value: Any) -> Any:
+        if is_dataclass(value) and not isinstance(value, type):
+            return asdict(value)
+        if isinstance(value, dict | type(strategy.grid)):
+            return {str(k): plain(v) for k, v in dict(value).items()}
+        if isinstance(value, list | tuple | range):
+            return [plain(v) for v in value]
+        return value
+
+    names = (
+        "symbols source source_options interval start end text_source signals aggregator aggregator_params "
+        "direction threshold position_size initial_cash costs splits walk_forward regimes cost_multipliers grid "
+        "objective seed"
+    ).split()
+    return {name: plain(getattr(strategy, name)) for name in names}
+
+
+def backtest(
+    strategy: str = typer.Argument(..., help="Strategy file, optionally with a class: path.py[:ClassName]."),
+    as_json: bool = typer.Option(False, "--json", help="Print results as JSON (stable keys) instead of tables."),
+    report: Path | None = typer.Option(None, "--report", help="Write a self-contained HTML report here."),
+    save: Path | None = typer.Option(None, "--save", help="Write the JSON results to this file."),
+    quiet: bool = typer.Option(False, "--quiet", "-q", help="No progress output."),
+) -> None:
+    """Backtest a strategy: splits, walk-forward, regimes and cost sensitivity, after costs."""
+    from rich.console import Console
+
+    from fintrade.cli.plugins_cmd import describe_plugins
+    from fintrade.evaluation import run_backtest
+    from fintrade.loading import load_strategy
+    from fintrade.manifest import build_manifest, manifest_path, write_json_atomic
+    from fintrade.plugin_manager import register_module_plugin
+    from fintrade.registry import Registry, get_plugin_manager
+
+    console = Console(stderr=True, quiet=quiet)
+    loaded = load_strategy(strategy)
+    pm = get_plugin_manager()
+    if loaded.has_inline_plugin:
+        register_module_plugin(pm, loaded.module, str(loaded.path), "strategy file")
+    registry = Registry(pm)
+    with console.status("backtesting") as status:
+        result = run_backtest(loaded.strategy, registry, progress=lambda stage: status.update(stage))
+    result.manifest = build_manifest(
+        strategy_path=loaded.path,
+        strategy_name=result.strategy,
+        plugins=describe_plugins(),
+        data_hashes=result.data_hashes,
+        parameters={**strategy_parameters(loaded.strategy), "chosen": result.chosen},
+        seed=loaded.strategy.seed,
+    )
+    payload = {**result.to_dict(), "manifest": result.manifest}
+    if save is not None:
+        write_json_atomic(save, payload)
+        write_json_atomic(manifest_path(save), result.manifest)
+    if report is not None:
+        from fintrade.report import write_report
+
+        write_report(result, report)
+        write_json_atomic(manifest_path(report), result.manifest)
+        console.print(f"report written to {report}")
+    if as_json:
+        typer.echo(json.dumps(payload, indent=2, default=str))
+    else:
+        from fintrade.cli.summary import print_summary
+
+        print_summary(result, Console())

@@ -1,0 +1,82 @@
+"""``fintrade plugins``: which plugins are loaded, from where, and what they provide."""
+
+from __future__ import annotations
+
+import json
+from typing import Any
+
+import typer
+
+from fintrade.errors import ConfigError, did_you_mean
+
+
+def describe_plugins(all_plugins: bool = False, hook: str | None = None) -> list[dict[str, Any]]:
+    """One dict per plugin: name, version, source, status, distribution, hooks, provides, error."""
+    from fintrade import hookspecs
+    from fintrade.registry import HOOKS, get_plugin_manager
+
+    pm = get_plugin_manager()
+    hook_names = [name for name in vars(hookspecs) if name.startswith("fintrade_")]
+    if hook is not None:
+        wanted = hook if hook.startswith("fintrade_") else f"fintrade_{hook.replace('-', '_')}"
+        if wanted not in hook_names:
+            raise ConfigError(f"unknown hook {hook!r}{did_you_mean(wanted, hook_names)}; hooks: {', '.join(hook_names)}")
+        hook = wanted
+    record_hooks = {hook_name: attr for attr, (hook_name, _) in HOOKS.items()}
+    rows = []
+    for name, info in pm.infos.items():
+        if info.status == "disabled" and not all_plugins:
+            continue
+        if hook is not None and hook not in info.hooks:
+            continue
+        provides: dict[str, list[str]] = {}
+        plugin = pm.get_plugin(name)
+        if plugin is not None and info.status == "ok":
+            for hook_name in info.hooks:
+                if hook_name not in record_hooks:
+                    continue
+                try:
+                    records = list(getattr(plugin, hook_name)() or ())
+                    provides[record_hooks[hook_name]] = sorted(str(getattr(r, "name", r)) for r in records)
+                except Exception as exc:  # reported, not raised: this command is for debugging
+                    provides[record_hooks[hook_name]] = [f"<failed: {type(exc).__name__}: {exc}>"]
+        rows.append(
+            {
+                "name": name,
+                "version": info.version,
+                "source": info.source,
+                "status": info.status,
+                "distribution": info.distribution,
+                "hooks": info.hooks,
+                "provides": provides,
+                "error": info.error,
+            }
+        )
+    return rows
+
+
+def plugins(
+    as_json: bool = typer.Option(False, "--json", help="Print machine-readable JSON."),
+    all_plugins: bool = typer.Option(False, "--all", help="Include disabled plugins."),
+    hook: str | None = typer.Option(None, "--hook", help="Only plugins implementing this hook (e.g. data_sources)."),
+) -> None:
+    """List plugins: name, version, source (builtin, entry point, strategy file), status and hooks."""
+    rows = describe_plugins(all_plugins, hook)
+    if as_json:
+        typer.echo(json.dumps(rows, indent=2))
+        return
+    from rich.console import Console
+    from rich.table import Table
+
+    table = Table(title="fintrade plugins")
+    for column in ("name", "version", "source", "status", "provides"):
+        table.add_column(column)
+    for row in rows:
+        provides = "; ".join(f"{kind}: {', '.join(names)}" for kind, names in row["provides"].items())
+        if row["error"]:
+            provides = f"[red]{row['error']}[/red]"
+        elif "fintrade_register_commands" in row["hooks"]:
+            provides = "; ".join(filter(None, [provides, "commands"]))
+        status = {"ok": "[green]ok[/green]", "failed": "[red]failed[/red]"}.get(row["status"], row["status"])
+        table.add_row(row["name"], row["version"], row["source"], status, provides)
+    Console().print(table)
