@@ -9,16 +9,15 @@ from rich.table import Table
 
 from fintrade.evaluation import BacktestResult
 
+# Short headers keep the tables readable in an 80-column terminal.
 COLUMNS = (
     ("total_return", "return", "pct"),
     ("cagr", "CAGR", "pct"),
     ("sharpe", "Sharpe", "num"),
-    ("sortino", "Sortino", "num"),
-    ("max_drawdown", "max DD", "pct"),
+    ("max_drawdown", "maxDD", "pct"),
     ("win_rate", "win", "pct"),
     ("trades", "trades", "int"),
-    ("exposure", "exposure", "pct"),
-    ("turnover", "turnover", "num"),
+    ("exposure", "expo", "pct"),
 )
 
 
@@ -32,9 +31,16 @@ def _format(value: Any, kind: str) -> str:
     return f"{value:.2f}"
 
 
+def params_text(params: dict[str, Any]) -> str:
+    """``{"sma-cross.fast": 5}`` -> ``fast=5``; the signal label stays when two signals share a name."""
+    short = [name.rpartition(".")[2] for name in params]
+    names = short if len(set(short)) == len(short) else list(params)
+    return " ".join(f"{name}={value}" for name, value in zip(names, params.values(), strict=True))
+
+
 def _metric_table(title: str, label: str, rows: list[tuple[str, dict[str, Any] | None]]) -> Table:
-    table = Table(title=title, title_justify="left")
-    table.add_column(label)
+    table = Table(title=title, title_justify="left", padding=(0, 1), pad_edge=False)
+    table.add_column(label, no_wrap=True)
     for _, header, _ in COLUMNS:
         table.add_column(header, justify="right")
     for name, metrics in rows:
@@ -49,31 +55,30 @@ def print_summary(result: BacktestResult, console: Console) -> None:
     console.print(
         f"[bold]{result.strategy}[/bold]: {', '.join(result.symbols)} | {result.start[:10]} to {result.end[:10]} "
         f"| {result.bars} bars | {result.combinations} combination(s), chosen on train by {result.objective}: "
-        f"{result.chosen}"
+        f"{params_text(result.chosen)}"
     )
     for warning in result.warnings:
         console.print(f"[yellow]warning:[/yellow] {warning}")
     split_rows: list[tuple[str, dict[str, Any] | None]] = []
     for split, row in result.splits.items():
-        split_rows += [(f"{split} strategy", row["strategy"]), (f"{split} buy & hold", row["benchmark"])]
+        split_rows += [(split, row["strategy"]), (f"{split} b&h", row["benchmark"])]
     console.print(_metric_table("Splits (parameters chosen on train)", "split", split_rows))
     if result.walk_forward:
         wf = result.walk_forward
-        fold_rows: list[tuple[str, dict[str, Any] | None]] = [
-            (f"fold {f['fold']} {f['out_of_sample']['start'][:10]} {f['params']}", f["strategy"]) for f in wf["folds"]
-        ]
-        fold_rows += [("stitched out-of-sample", wf["stitched"]), ("buy & hold", wf["benchmark"])]
-        console.print(_metric_table(f"Walk-forward ({wf['mode']}, out of sample)", "fold", fold_rows))
+        fold_rows: list[tuple[str, dict[str, Any] | None]] = [(f"fold {f['fold']}", f["strategy"]) for f in wf["folds"]]
+        fold_rows += [("stitched", wf["stitched"]), ("b&h", wf["benchmark"])]
+        console.print(_metric_table(f"Walk-forward ({wf['mode']}), out of sample", "fold", fold_rows))
+        for fold in wf["folds"]:
+            oos = fold["out_of_sample"]
+            console.print(f"  fold {fold['fold']}: {oos['start'][:10]} to {oos['end'][:10]} with {params_text(fold['params'])}")
     regime_rows: list[tuple[str, dict[str, Any] | None]] = []
     for regime, row in result.regimes["table"].items():
-        regime_rows += [
-            (f"{regime} ({row['bars']} bars) strategy", row["strategy"]),
-            (f"{regime} buy & hold", row["benchmark"]),
-        ]
-    console.print(_metric_table(f"Regimes (on {result.regimes['evaluated_on']} bars)", "regime", regime_rows))
+        regime_rows += [(f"{regime} ({row['bars']})", row["strategy"]), (f"{regime} b&h", row["benchmark"])]
+    evaluated_on = {"walk_forward": "walk-forward out-of-sample", "test": "test"}[result.regimes["evaluated_on"]]
+    console.print(_metric_table(f"Regimes, on the {evaluated_on} bars", "regime", regime_rows))
     cost_rows: list[tuple[str, dict[str, Any] | None]] = []
     for row in result.cost_sensitivity:
-        cost_rows.append((f"{row['multiplier']:g}x costs, test", row["test"]))
+        cost_rows.append((f"{row['multiplier']:g}x test", row["test"]))
         if "walk_forward" in row:
-            cost_rows.append((f"{row['multiplier']:g}x costs, walk-forward", row["walk_forward"]))
-    console.print(_metric_table("Cost sensitivity", "costs", cost_rows))
+            cost_rows.append((f"{row['multiplier']:g}x wf", row["walk_forward"]))
+    console.print(_metric_table("Cost sensitivity (test split, walk-forward)", "costs", cost_rows))

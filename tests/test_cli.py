@@ -1,0 +1,139 @@
+"""The command line, run as users run it: a fresh interpreter per call."""
+
+from __future__ import annotations
+
+import json
+import os
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+
+ROOT = Path(__file__).resolve().parents[1]
+STRATEGIES = sorted((ROOT / "strategies").glob("*.py"))
+
+
+def fintrade(*args: str, env: dict[str, str] | None = None, cwd: Path = ROOT) -> subprocess.CompletedProcess[str]:
+    return subprocess.run(
+        [sys.executable, "-m", "fintrade.cli.main", *args],
+        capture_output=True,
+        text=True,
+        cwd=cwd,
+        env={**os.environ, "COLUMNS": "120", **(env or {})},
+        timeout=300,
+    )
+
+
+def _commands() -> list[str]:
+    from fintrade.cli.main import app
+
+    return sorted(info.name or info.callback.__name__ for info in app.registered_commands)
+
+
+@pytest.mark.parametrize("command", [[], *([c] for c in ("plugins", "backtest"))])
+def test_every_command_has_help(command: list[str]) -> None:
+    result = fintrade(*command, "--help")
+    assert result.returncode == 0, result.stderr
+    assert "Usage: fintrade" in result.stdout
+
+
+def test_every_registered_command_is_covered_by_the_help_test() -> None:
+    assert set(_commands()) <= {"plugins", "backtest"}
+
+
+def test_version() -> None:
+    from fintrade import __version__
+
+    assert fintrade("--version").stdout.strip() == f"fintrade {__version__}"
+
+
+def test_help_imports_no_heavy_library() -> None:
+    code = (
+        "import sys\nfrom fintrade.cli.main import run\n"
+        "try:\n    run(['--help'])\nexcept SystemExit:\n    pass\n"
+        "heavy = sorted(m for m in ('torch', 'vectorbt', 'pandas', 'transformers') if m in sys.modules)\n"
+        "print('HEAVY', heavy)\n"
+    )
+    result = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, timeout=60)
+    assert "HEAVY []" in result.stdout, result.stdout + result.stderr
+
+
+def test_plugins_json_lists_the_builtins_ok() -> None:
+    result = fintrade("plugins", "--json")
+    assert result.returncode == 0, result.stderr
+    rows = {row["name"]: row for row in json.loads(result.stdout)}
+    for name in ("fintrade_local", "fintrade_sample", "fintrade_synthetic", "fintrade_technical", "fintrade_aggregators"):
+        assert rows[name]["status"] == "ok" and rows[name]["source"] == "builtin"
+    assert "sma-cross" in rows["fintrade_technical"]["provides"]["signal_models"]
+
+
+def test_plugins_filter_by_hook() -> None:
+    rows = json.loads(fintrade("plugins", "--json", "--hook", "aggregators").stdout)
+    assert [row["name"] for row in rows if row["source"] == "builtin"] == ["fintrade_aggregators"]
+    bad = fintrade("plugins", "--hook", "agregators")
+    assert bad.returncode == 1
+    assert bad.stderr.startswith("error: unknown hook 'agregators' (did you mean 'fintrade_aggregators'?)")
+
+
+def test_errors_are_one_line_without_traceback(tmp_path: Path) -> None:
+    path = tmp_path / "broken.py"
+    path.write_text("from fintrade import Strategy\n\nclass A(Strategy)\n    pass\n")
+    result = fintrade("backtest", str(path))
+    assert result.returncode == 1
+    assert result.stderr == f"error: {path}:3: syntax error: expected ':'\n"
+    with_traceback = fintrade("--traceback", "backtest", str(path))
+    assert "Traceback (most recent call last)" in with_traceback.stderr
+
+
+def test_unknown_plugin_name_suggests_the_closest(tmp_path: Path) -> None:
+    path = tmp_path / "typo.py"
+    path.write_text(
+        "from fintrade import Strategy, signal\n\nclass T(Strategy):\n    symbols = ['AAPL']\n"
+        "    signals = [signal('sma-cross')]\n    source = 'sampel'\n"
+    )
+    result = fintrade("backtest", str(path))
+    assert result.returncode == 1
+    assert result.stderr.startswith("error: unknown data source 'sampel' (did you mean 'sample'?); known: ")
+    assert result.stderr.count("\n") == 1
+
+
+def test_backtest_json_report_and_manifest(tmp_path: Path) -> None:
+    report = tmp_path / "r.html"
+    result = fintrade("backtest", "strategies/sma_crossover.py", "--json", "--quiet", "--report", str(report))
+    assert result.returncode == 0, result.stderr
+    data = json.loads(result.stdout)
+    assert {"splits", "walk_forward", "regimes", "cost_sensitivity", "chosen_params", "manifest"} <= set(data)
+    assert set(data["splits"]) == {"train", "validation", "test"}
+    assert len(data["walk_forward"]["folds"]) == 5
+    assert [row["multiplier"] for row in data["cost_sensitivity"]] == [0.0, 1.0, 2.0]
+    assert report.read_text().lstrip().lower().startswith("<!doctype html")
+    manifest = json.loads((tmp_path / "r.manifest.json").read_text())
+    assert manifest["fintrade_version"] and manifest["seed"] == 0
+    assert set(manifest["data"]) == {"AAPL", "AMZN", "GOOG", "MSFT", "JPM"}
+    assert manifest["parameters"]["chosen"] == data["chosen_params"]
+    assert any(p["name"] == "fintrade_technical" for p in manifest["plugins"])
+
+
+def test_inline_strategy_plugin_is_used_and_listed(tmp_path: Path) -> None:
+    path = tmp_path / "inline.py"
+    path.write_text(
+        "import fintrade\nfrom fintrade import Strategy, signal\nfrom fintrade.types import Aggregator\n\n"
+        "@fintrade.hookimpl\ndef fintrade_aggregators():\n"
+        "    yield Aggregator('first-only', lambda signals, params: signals[0])\n\n"
+        "class T(Strategy):\n    symbols = ['AAPL']\n    aggregator = 'first-only'\n"
+        "    signals = [signal('sma-cross', fast=10, slow=50)]\n"
+    )
+    save = tmp_path / "out.json"
+    result = fintrade("backtest", str(path), "--quiet", "--save", str(save))
+    assert result.returncode == 0, result.stderr
+    manifest = json.loads(save.with_name("out.manifest.json").read_text())
+    assert {"name": str(path), "version": "", "source": "strategy file", "distribution": ""} in manifest["plugins"]
+
+
+@pytest.mark.parametrize("strategy", STRATEGIES, ids=[p.name for p in STRATEGIES])
+def test_every_strategy_file_backtests_offline(strategy: Path) -> None:
+    result = fintrade("backtest", str(strategy), "--json", "--quiet")
+    assert result.returncode == 0, result.stderr
+    data = json.loads(result.stdout)
+    assert data["bars"] > 100 and data["splits"]["test"]["strategy"]["sharpe"] is not None
