@@ -111,11 +111,19 @@ class _Book:
         self.weight = np.abs(simulation.weight).reshape(n_bars, -1, n_symbols).mean(axis=2)
         self.returns = bar_returns(self.value)
         self.n_symbols = n_symbols
+        self._trades: pd.DataFrame | None = None
+
+    @property
+    def trades(self) -> pd.DataFrame:
+        """Round-trip records, computed once: vectorbt derives them from all orders of all columns."""
+        if self._trades is None:
+            self._trades = self.simulation.portfolio.trades.records
+        return self._trades
 
     def metrics(self, column: int, mask: np.ndarray | None, periods: float) -> dict[str, float]:
         table = compute_metrics(self.returns[:, [column]], self.weight[:, [column]], periods, mask)
         values = table.row(0)
-        trades = self.simulation.portfolio.trades.records
+        trades = self.trades
         if mask is None:
             mask = np.ones(self.value.shape[0], dtype=bool)
         columns = range(column * self.n_symbols, (column + 1) * self.n_symbols)
