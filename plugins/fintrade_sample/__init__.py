@@ -1,0 +1,87 @@
+"""Built-in plugin: real sample data bundled with fintrade (StockNet, MIT licence).
+
+Data source ``sample``: daily bars of AAPL, AMZN, GOOG, JPM and MSFT, 2012-09-04 ..
+2017-09-01, labelled by the 09:30 New York session open in UTC (see :mod:`.prices`).
+Text source ``sample-tweets``: 41,340 tweets about them, 2013-12-31 .. 2016-03-31 (UTC).
+
+Both work offline; see ``README.md`` next to this file for provenance and licence.
+
+The CLI imports every built-in plugin to build its command list, so this module imports no
+pandas: the readers live in submodules, imported when a source is first loaded.
+"""
+
+from __future__ import annotations
+
+import importlib
+from collections.abc import Iterator, Mapping
+from typing import TYPE_CHECKING, Any
+
+import fintrade
+from fintrade.types import BarsRequest, DataSource, DocumentsRequest, TextSource
+from fintrade_sample.bundle import available_symbols
+
+if TYPE_CHECKING:
+    import pandas as pd
+
+    from fintrade_sample.prices import EXCHANGE_TIMEZONE, SESSION_OPEN, load_bars, session_open_utc
+    from fintrade_sample.tweets import load_tweets
+
+_PUBLIC: dict[str, str] = {
+    "EXCHANGE_TIMEZONE": "fintrade_sample.prices",
+    "SESSION_OPEN": "fintrade_sample.prices",
+    "load_bars": "fintrade_sample.prices",
+    "session_open_utc": "fintrade_sample.prices",
+    "load_tweets": "fintrade_sample.tweets",
+}
+
+
+def __getattr__(name: str) -> Any:
+    """Import the public functions on first use (PEP 562), keeping plugin registration light."""
+    if name in _PUBLIC:
+        return getattr(importlib.import_module(_PUBLIC[name]), name)
+    raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
+
+
+def _load_bars(request: BarsRequest) -> Mapping[str, pd.DataFrame]:
+    from fintrade_sample.prices import load_sample_bars
+
+    return load_sample_bars(request)
+
+
+def _load_tweets(request: DocumentsRequest) -> pd.DataFrame:
+    from fintrade_sample.tweets import load_sample_tweets
+
+    return load_sample_tweets(request)
+
+
+@fintrade.hookimpl
+def fintrade_data_sources() -> Iterator[DataSource]:
+    """The ``sample`` data source."""
+    yield DataSource(
+        name="sample",
+        load=_load_bars,
+        description=f"Bundled daily bars ({', '.join(available_symbols())}), 2012-09..2017-09, StockNet (MIT)",
+        intervals=("1d",),
+    )
+
+
+@fintrade.hookimpl
+def fintrade_text_sources() -> Iterator[TextSource]:
+    """The ``sample-tweets`` text source."""
+    yield TextSource(
+        name="sample-tweets",
+        load=_load_tweets,
+        description="Bundled tweets about the sample symbols, 2013-12..2016-03, StockNet (MIT)",
+    )
+
+
+__all__ = [
+    "EXCHANGE_TIMEZONE",
+    "SESSION_OPEN",
+    "available_symbols",
+    "fintrade_data_sources",
+    "fintrade_text_sources",
+    "load_bars",
+    "load_tweets",
+    "session_open_utc",
+]
