@@ -115,6 +115,12 @@ def _register_builtins(pm: FintradePluginManager, disabled: set[str]) -> None:
         module = importlib.import_module(module_name)
         info = PluginInfo(module_name, "builtin", "ok", version=_fintrade_version(), distribution="fintrade")
         pm.register_plugin(module, module_name, info)
+        if not info.hooks:
+            # An empty namespace package imports fine and silently provides nothing: a broken install.
+            raise PluginError(
+                f"built-in plugin {module_name!r} implements no hooks (imported from "
+                f"{getattr(module, '__file__', None) or 'a namespace package'}); reinstall fintrade"
+            )
 
 
 def _register_entry_points(pm: FintradePluginManager, allowed: set[str] | None, disabled: set[str]) -> None:
