@@ -197,7 +197,7 @@ def run_backtest(
 
     walk_forward, stitched = None, None
     evaluation_mask = window_mask(n_bars, windows["test"])
-    if folds:
+    if folds and strategy.walk_forward is not None:
         stitched_positions = np.zeros((n_bars, len(symbols)))
         chosen_per_fold = []
         for fold in folds:

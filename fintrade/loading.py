@@ -123,9 +123,9 @@ def load_strategy(spec: str) -> LoadedStrategy:
     elif not classes:
         raise StrategyError(f"{path}: no Strategy subclass defined (class MyStrategy(fintrade.Strategy): ...)")
     elif len(classes) > 1:
-        names = ", ".join(sorted(cls.__name__ for cls in classes))
+        names = sorted(cls.__name__ for cls in classes)
         raise StrategyError(
-            f"{path}: {len(classes)} Strategy subclasses ({names}); choose one with {path}:{sorted(names.split(', '))[0]}"
+            f"{path}: {len(classes)} Strategy subclasses ({', '.join(names)}); choose one with {path}:{names[0]}"
         )
     else:
         cls = classes[0]

@@ -43,7 +43,7 @@ class Kind(Generic[Record]):
 
     def __init__(self, label: str, items: Mapping[str, Provided[Record]]) -> None:
         self.label = label
-        self._items = dict(items)
+        self._items: dict[str, Provided[Record]] = dict(items)
 
     def names(self) -> list[str]:
         return sorted(self._items)
@@ -106,7 +106,7 @@ def _collect(pm: FintradePluginManager, hook_name: str, record_type: type, label
                     f"plugin {plugin!r} returned {type(record).__name__} from {hook_name}(); "
                     f"expected {record_type.__name__}"
                 )
-            name = validate_name(record.name, label, plugin)
+            name = validate_name(getattr(record, "name", None), label, plugin)
             by_name.setdefault(name, []).append(Provided(record, plugin))
     clashes = {name: providers for name, providers in by_name.items() if len(providers) > 1}
     if clashes:

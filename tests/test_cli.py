@@ -63,7 +63,13 @@ def test_plugins_json_lists_the_builtins_ok() -> None:
     result = fintrade("plugins", "--json")
     assert result.returncode == 0, result.stderr
     rows = {row["name"]: row for row in json.loads(result.stdout)}
-    for name in ("fintrade_local", "fintrade_sample", "fintrade_synthetic", "fintrade_technical", "fintrade_aggregators"):
+    for name in (
+        "fintrade_local",
+        "fintrade_sample",
+        "fintrade_synthetic",
+        "fintrade_technical",
+        "fintrade_aggregators",
+    ):
         assert rows[name]["status"] == "ok" and rows[name]["source"] == "builtin"
     assert "sma-cross" in rows["fintrade_technical"]["provides"]["signal_models"]
 

@@ -83,5 +83,5 @@ def test_capital_is_split_equally_between_symbols() -> None:
 def test_bad_settings_are_config_errors() -> None:
     with pytest.raises(ConfigError, match=r"position_size must be in \(0, 1\], got 2"):
         simulate(_positions([1] * 6), OPEN, CLOSE, Costs(), initial_cash=1.0, position_size=2)
-    with pytest.raises(ConfigError, match="costs.fees must be a non-negative number, got -0.1"):
+    with pytest.raises(ConfigError, match=r"costs\.fees must be a non-negative number, got -0\.1"):
         Costs(fees=-0.1)

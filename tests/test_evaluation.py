@@ -129,19 +129,38 @@ def test_regime_of_a_bar_is_known_before_it(core_registry) -> None:
 @pytest.mark.parametrize(
     ("overrides", "error", "message"),
     [
-        ({"signals": [signal("sma-cross", fast=5, slo=20)]}, ConfigError,
-         "signal 'sma-cross': unknown parameter 'slo' for signal model 'sma-cross' (did you mean 'slow'?); known: fast, slow"),
-        ({"grid": {"sma-cross.fats": [1]}}, ConfigError,
-         "grid key 'sma-cross.fats': unknown parameter 'fats' for signal model 'sma-cross' (did you mean 'fast'?)"),
+        (
+            {"signals": [signal("sma-cross", fast=5, slo=20)]},
+            ConfigError,
+            "signal 'sma-cross': unknown parameter 'slo' for signal model 'sma-cross' (did you mean 'slow'?); "
+            "known: fast, slow",
+        ),
+        (
+            {"grid": {"sma-cross.fats": [1]}},
+            ConfigError,
+            "grid key 'sma-cross.fats': unknown parameter 'fats' for signal model 'sma-cross' (did you mean 'fast'?)",
+        ),
         ({"grid": {"sma.fast": [1]}}, ConfigError, "grid key 'sma.fast': no signal labelled 'sma'"),
-        ({"signals": [signal("sma-crosss")]}, ConfigError, "unknown signal model 'sma-crosss' (did you mean 'sma-cross'?)"),
+        (
+            {"signals": [signal("sma-crosss")]},
+            ConfigError,
+            "unknown signal model 'sma-crosss' (did you mean 'sma-cross'?)",
+        ),
         ({"aggregator": "meen"}, ConfigError, "unknown aggregator 'meen' (did you mean 'mean'?)"),
         ({"source": "memroy"}, ConfigError, "unknown data source 'memroy' (did you mean 'memory'?)"),
         ({"objective": "sharp"}, ConfigError, "unknown objective 'sharp'"),
-        ({"start": "2019-01-01", "end": "2018-01-01"}, DataError, "empty date range: start 2019-01-01 is not before end 2018-01-01"),
+        (
+            {"start": "2019-01-01", "end": "2018-01-01"},
+            DataError,
+            "empty date range: start 2019-01-01 is not before end 2018-01-01",
+        ),
         ({"start": "2030-01-01"}, DataError, "source 'memory', symbol 'AAA': no bars between 2030-01-01 and None"),
         ({"walk_forward": WalkForward(folds=400)}, DataError, "walk-forward fold 1 has 1 in-sample bars"),
-        ({"splits": Splits(train=0.998, validation=0.0, test=0.002)}, DataError, "the test split (0% of 600 bars) has 1 bars"),
+        (
+            {"splits": Splits(train=0.998, validation=0.0, test=0.002)},
+            DataError,
+            "the test split (0% of 600 bars) has 1 bars",
+        ),
     ],
 )
 def test_bad_strategies_fail_with_one_clear_line(core_registry, overrides, error, message) -> None:

@@ -83,9 +83,7 @@ def test_misspelled_attribute_points_at_the_line(tmp_path: Path) -> None:
 
 
 def test_inline_plugins_are_detected(tmp_path: Path) -> None:
-    source = GOOD + (
-        "\nimport fintrade\n\n@fintrade.hookimpl\ndef fintrade_aggregators():\n    return []\n"
-    )
+    source = GOOD + ("\nimport fintrade\n\n@fintrade.hookimpl\ndef fintrade_aggregators():\n    return []\n")
     assert load_strategy(str(_write(tmp_path, source))).has_inline_plugin
 
 

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import json
 from pathlib import Path
+from collections.abc import Mapping
 from typing import Any
 
 import typer
@@ -16,16 +17,16 @@ def strategy_parameters(strategy: Any) -> dict[str, Any]:
     def plain(value: Any) -> Any:
         if is_dataclass(value) and not isinstance(value, type):
             return asdict(value)
-        if isinstance(value, dict | type(strategy.grid)):
+        if isinstance(value, Mapping):
             return {str(k): plain(v) for k, v in dict(value).items()}
         if isinstance(value, list | tuple | range):
             return [plain(v) for v in value]
         return value
 
     names = (
-        "symbols source source_options interval start end text_source signals aggregator aggregator_params "
-        "direction threshold position_size initial_cash costs splits walk_forward regimes cost_multipliers grid "
-        "objective seed"
+        "symbols source source_options interval start end text_source text_options signals aggregator "
+        "aggregator_params direction threshold position_size initial_cash costs splits walk_forward regimes "
+        "cost_multipliers grid objective seed"
     ).split()
     return {name: plain(getattr(strategy, name)) for name in names}
 

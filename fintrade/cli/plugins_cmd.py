@@ -20,7 +20,9 @@ def describe_plugins(all_plugins: bool = False, hook: str | None = None) -> list
     if hook is not None:
         wanted = hook if hook.startswith("fintrade_") else f"fintrade_{hook.replace('-', '_')}"
         if wanted not in hook_names:
-            raise ConfigError(f"unknown hook {hook!r}{did_you_mean(wanted, hook_names)}; hooks: {', '.join(hook_names)}")
+            raise ConfigError(
+                f"unknown hook {hook!r}{did_you_mean(wanted, hook_names)}; hooks: {', '.join(hook_names)}"
+            )
         hook = wanted
     record_hooks = {hook_name: attr for attr, (hook_name, _) in HOOKS.items()}
     rows = []

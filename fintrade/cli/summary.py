@@ -70,7 +70,9 @@ def print_summary(result: BacktestResult, console: Console) -> None:
         console.print(_metric_table(f"Walk-forward ({wf['mode']}), out of sample", "fold", fold_rows))
         for fold in wf["folds"]:
             oos = fold["out_of_sample"]
-            console.print(f"  fold {fold['fold']}: {oos['start'][:10]} to {oos['end'][:10]} with {params_text(fold['params'])}")
+            console.print(
+                f"  fold {fold['fold']}: {oos['start'][:10]} to {oos['end'][:10]} with {params_text(fold['params'])}"
+            )
     regime_rows: list[tuple[str, dict[str, Any] | None]] = []
     for regime, row in result.regimes["table"].items():
         regime_rows += [(f"{regime} ({row['bars']})", row["strategy"]), (f"{regime} b&h", row["benchmark"])]
