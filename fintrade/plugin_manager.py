@@ -25,8 +25,10 @@ import importlib.metadata as metadata
 import os
 import sys
 import warnings
+from collections.abc import Iterator
 from dataclasses import dataclass, field
 from types import ModuleType
+from typing import Any
 
 import pluggy
 
@@ -69,6 +71,7 @@ class FintradePluginManager(pluggy.PluginManager):
         super().__init__(hookspecs.PROJECT_NAME)
         self.add_hookspecs(hookspecs)
         self.infos: dict[str, PluginInfo] = {}
+        self.tracing = False
 
     def register_plugin(self, plugin: object, name: str, info: PluginInfo) -> None:
         """Register ``plugin`` and record ``info``; a bad hook name fails here, with the plugin named."""
@@ -88,6 +91,39 @@ class FintradePluginManager(pluggy.PluginManager):
 
     def strategy_plugins(self) -> list[str]:
         return [name for name, info in self.infos.items() if info.source == "strategy file"]
+
+    def call_each(self, hook_name: str, **kwargs: Any) -> Iterator[tuple[str, Any]]:
+        """Call every plugin's ``hook_name`` separately and yield ``(plugin, result)``.
+
+        Unlike ``pm.hook.<name>()``, a failure here names its plugin: a third-party plugin that
+        raises is marked failed, reported and skipped; a built-in (or any plugin in strict
+        mode) raises :class:`PluginError`. Results that are iterators are drained inside the
+        guard, because generator hooks fail only when iterated.
+        """
+        for impl in getattr(self.hook, hook_name).get_hookimpls():
+            plugin = impl.plugin_name
+            try:
+                result = impl.function(**kwargs)
+                if isinstance(result, Iterator):
+                    result = list(result)
+            except Exception as exc:
+                self.plugin_failed(plugin, f"{hook_name}(): {type(exc).__name__}: {exc}", exc)
+                continue
+            if self.tracing:
+                sys.stderr.write(f"fintrade hook {hook_name} [{plugin}] -> {result!r}\n")
+            yield plugin, result
+
+    def plugin_failed(self, plugin: str, error: str, exc: BaseException) -> None:
+        """Record and report a failing plugin; raise instead for built-ins and in strict mode."""
+        info = self.infos.get(plugin)
+        if strict_plugins() or info is None or info.source != "entry point":
+            raise PluginError(f"plugin {plugin!r} failed in {error}") from exc
+        info.status, info.error = "failed", error
+        warnings.warn(
+            f"fintrade plugin {plugin!r} from distribution {info.distribution or '?'} failed in {error}; skipped",
+            PluginLoadWarning,
+            stacklevel=3,
+        )
 
 
 def _env_names(variable: str) -> set[str] | None:
@@ -143,13 +179,21 @@ def _register_entry_points(pm: FintradePluginManager, allowed: set[str] | None, 
             # be a second registration of the same plugin.
             info.error = f"name already used by the {pm.infos[name].source} plugin"
             pm.infos.setdefault(f"{name} ({info.distribution})", info)
+            warnings.warn(
+                f"fintrade plugin {name!r} from distribution {info.distribution or '?'} was skipped: {info.error}",
+                PluginLoadWarning,
+                stacklevel=2,
+            )
             continue
         try:
             plugin = entry_point.load()
             pm.register_plugin(plugin, name, info)
         except Exception as exc:
             if strict_plugins():
-                raise
+                raise PluginError(
+                    f"fintrade plugin {name!r} from distribution {info.distribution or '?'} failed to load: "
+                    f"{type(exc).__name__}: {exc}"
+                ) from exc
             info.error = f"{type(exc).__name__}: {exc}"
             pm.infos[name] = info
             warnings.warn(
@@ -160,7 +204,8 @@ def _register_entry_points(pm: FintradePluginManager, allowed: set[str] | None, 
             )
 
 
-def _enable_tracing(pm: pluggy.PluginManager) -> None:
+def _enable_tracing(pm: FintradePluginManager) -> None:
+    pm.tracing = True
     pm.trace.root.setwriter(sys.stderr.write)
     pm.enable_tracing()
 

@@ -7,13 +7,12 @@ record (type, lower-case name) and refuses clashes, naming every provider.
 from __future__ import annotations
 
 import re
-import warnings
 from collections.abc import Callable, Iterable, Mapping
 from dataclasses import dataclass
 from typing import Any, Generic, TypeVar
 
 from fintrade.errors import ConfigError, PluginError, did_you_mean
-from fintrade.plugin_manager import FintradePluginManager, create_plugin_manager, strict_plugins
+from fintrade.plugin_manager import FintradePluginManager, create_plugin_manager
 from fintrade.types import AdapterMethod, Aggregator, Dataset, DataSource, SignalModel, TextSource
 
 NAME_PATTERN = re.compile(r"^[a-z][a-z0-9_.-]*$")
@@ -88,19 +87,8 @@ LABELS = {
 
 def _collect(pm: FintradePluginManager, hook_name: str, record_type: type, label: str) -> dict[str, Provided[Any]]:
     by_name: dict[str, list[Provided[Any]]] = {}
-    hook_caller = getattr(pm.hook, hook_name)
-    for impl in hook_caller.get_hookimpls():
-        plugin = impl.plugin_name
-        try:
-            records = list(impl.function() or ())
-        except Exception as exc:
-            source = pm.infos.get(plugin)
-            if strict_plugins() or source is None or source.source != "entry point":
-                raise PluginError(f"plugin {plugin!r} failed in {hook_name}(): {type(exc).__name__}: {exc}") from exc
-            source.status, source.error = "failed", f"{hook_name}(): {type(exc).__name__}: {exc}"
-            warnings.warn(f"fintrade plugin {plugin!r} failed in {hook_name}() and was skipped: {exc}", stacklevel=2)
-            continue
-        for record in records:
+    for plugin, records in pm.call_each(hook_name):
+        for record in records or ():
             if not isinstance(record, record_type):
                 raise PluginError(
                     f"plugin {plugin!r} returned {type(record).__name__} from {hook_name}(); "

@@ -120,7 +120,8 @@ def test_a_crashing_entry_point_hook_is_skipped_with_a_warning(pm, monkeypatch) 
         _module("crash", fintrade_data_sources=fintrade_data_sources), "crash", PluginInfo("crash", "entry point", "ok")
     )
     with pytest.warns(
-        UserWarning, match=r"fintrade plugin 'crash' failed in fintrade_data_sources\(\) and was skipped: boom"
+        UserWarning,
+        match=r"fintrade plugin 'crash' from distribution \? failed in fintrade_data_sources\(\): RuntimeError: boom; skipped",
     ):
         registry = Registry(pm)
     assert pm.infos["crash"].status == "failed"

@@ -50,18 +50,10 @@ def _show_plugin_warning(message, category, filename, lineno, file=None, line=No
 
 def _register_plugin_commands() -> None:
     """Let each plugin add its commands; one that fails is reported and skipped (strict: raised)."""
-    from fintrade.errors import PluginError
-    from fintrade.plugin_manager import strict_plugins
     from fintrade.registry import get_plugin_manager
 
-    for impl in get_plugin_manager().hook.fintrade_register_commands.get_hookimpls():
-        try:
-            impl.function(app=app)
-        except Exception as exc:
-            message = f"plugin {impl.plugin_name!r} failed in fintrade_register_commands(): {type(exc).__name__}: {exc}"
-            if strict_plugins():
-                raise PluginError(message) from exc
-            warnings.warn(f"{message}; its commands are unavailable", stacklevel=1)
+    for _ in get_plugin_manager().call_each("fintrade_register_commands", app=app):
+        pass
 
 
 def run(argv: list[str] | None = None) -> None:
