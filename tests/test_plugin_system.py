@@ -121,7 +121,8 @@ def test_a_crashing_entry_point_hook_is_skipped_with_a_warning(pm, monkeypatch) 
     )
     with pytest.warns(
         UserWarning,
-        match=r"fintrade plugin 'crash' from distribution \? failed in fintrade_data_sources\(\): RuntimeError: boom; skipped",
+        match=r"fintrade plugin 'crash' from distribution \? failed in fintrade_data_sources\(\): "
+        r"RuntimeError: boom; skipped",
     ):
         registry = Registry(pm)
     assert pm.infos["crash"].status == "failed"

@@ -3,8 +3,8 @@
 from __future__ import annotations
 
 import json
-from pathlib import Path
 from collections.abc import Mapping
+from pathlib import Path
 from typing import Any
 
 import typer
@@ -23,11 +23,31 @@ def strategy_parameters(strategy: Any) -> dict[str, Any]:
             return [plain(v) for v in value]
         return value
 
-    names = (
-        "symbols source source_options interval start end text_source text_options signals aggregator "
-        "aggregator_params direction threshold position_size initial_cash costs splits walk_forward regimes "
-        "cost_multipliers grid objective seed"
-    ).split()
+    names = [
+        "symbols",
+        "source",
+        "source_options",
+        "interval",
+        "start",
+        "end",
+        "text_source",
+        "text_options",
+        "signals",
+        "aggregator",
+        "aggregator_params",
+        "direction",
+        "threshold",
+        "position_size",
+        "initial_cash",
+        "costs",
+        "splits",
+        "walk_forward",
+        "regimes",
+        "cost_multipliers",
+        "grid",
+        "objective",
+        "seed",
+    ]
     return {name: plain(getattr(strategy, name)) for name in names}
 
 
