@@ -17,9 +17,9 @@ import pandas as pd
 
 from fintrade.data import bars_hash, load_bars, load_documents
 from fintrade.engine import Simulation, simulate
-from fintrade.errors import ConfigError
+from fintrade.errors import ConfigError, did_you_mean
 from fintrade.metrics import (
-    METRICS,
+    OBJECTIVES,
     bar_returns,
     bars_per_year,
     compute_metrics,
@@ -154,8 +154,11 @@ def run_backtest(
 
     windows = strategy.splits.windows(n_bars)
     folds = strategy.walk_forward.fold_windows(n_bars) if strategy.walk_forward else []
-    if strategy.objective not in METRICS:
-        raise ConfigError(f"unknown objective {strategy.objective!r}; choose one of {', '.join(METRICS)}")
+    if strategy.objective not in OBJECTIVES:
+        raise ConfigError(
+            f"unknown objective {strategy.objective!r}{did_you_mean(strategy.objective, OBJECTIVES)}; "
+            f"choose one of {', '.join(OBJECTIVES)}"
+        )
 
     progress("computing signals")
     combos = expand_grid(strategy, registry)
@@ -219,7 +222,7 @@ def run_backtest(
                     "in_sample": _window_dates(index, fold.in_sample),
                     "out_of_sample": _window_dates(index, fold.out_of_sample),
                     "params": describe(combos[best], strategy.grid),
-                    f"in_sample_{strategy.objective}": _clean({"v": in_sample_score})["v"],
+                    "in_sample_objective": _clean({"v": in_sample_score})["v"],
                     "strategy": _clean(stitched.metrics(0, oos, periods)),
                     "benchmark": _clean(benchmark.metrics(0, oos, periods)),
                 }
@@ -272,7 +275,7 @@ def run_backtest(
     top_rows = [
         {
             "params": describe(combos[i], strategy.grid),
-            f"train_{strategy.objective}": _clean({"v": train_scores[i]})["v"],
+            "train_objective": _clean({"v": train_scores[i]})["v"],
         }
         for i in top
     ]

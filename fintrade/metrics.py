@@ -24,6 +24,8 @@ METRICS: tuple[str, ...] = (
     "turnover",
 )
 TRADE_METRICS: tuple[str, ...] = ("trades", "win_rate")
+OBJECTIVES: tuple[str, ...] = ("sharpe", "sortino", "total_return", "cagr", "max_drawdown")
+"""Metrics a grid can be chosen by: higher is better for each (drawdowns are negative)."""
 
 INTERVAL_BARS_PER_YEAR = {
     "1m": 365 * 24 * 60,

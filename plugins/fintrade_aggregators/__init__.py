@@ -61,7 +61,9 @@ def confidence_vote(signals: Sequence[Signal], params: Mapping[str, Any]) -> Sig
         confidence = np.where(total > 0, np.abs(np.nansum(np.sign(scores) * weights, axis=0)) / total, np.nan)
     score = np.where(_all_missing(scores), np.nan, score)
     template = signals[0].score
-    return Signal(_like(template, score), _like(template, confidence * np.nanmax(confidences, axis=0)))
+    strongest = np.where(np.isnan(confidences), -np.inf, confidences).max(axis=0)
+    strongest = np.where(np.isinf(strongest), np.nan, strongest)
+    return Signal(_like(template, score), _like(template, confidence * strongest))
 
 
 def majority(signals: Sequence[Signal], params: Mapping[str, Any]) -> Signal:
