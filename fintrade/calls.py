@@ -22,3 +22,24 @@ def call_plugin(what: str, function: Callable[..., T], *args: Any, **kwargs: Any
         raise type(exc)(f"{what}: {exc}") from exc
     except Exception as exc:
         raise PluginError(f"{what} failed: {type(exc).__name__}: {exc}") from exc
+
+
+def call_strategy(strategy: object, method: str, *args: Any) -> Any:
+    """Call a strategy file's method; a crash points at the file and line that raised it."""
+    import inspect
+    import traceback
+    from pathlib import Path
+
+    from fintrade.errors import StrategyError
+
+    try:
+        return getattr(strategy, method)(*args)
+    except FintradeError:
+        raise
+    except Exception as exc:
+        source = inspect.getsourcefile(type(strategy)) or "<strategy>"
+        frames = [f for f in traceback.extract_tb(exc.__traceback__) if Path(f.filename) == Path(source)]
+        where = f"{source}:{frames[-1].lineno}" if frames else source
+        raise StrategyError(
+            f"{where}: {type(strategy).__name__}.{method}() failed: {type(exc).__name__}: {exc}"
+        ) from exc

@@ -15,7 +15,7 @@ from typing import Any
 import numpy as np
 import pandas as pd
 
-from fintrade.calls import call_plugin
+from fintrade.calls import call_plugin, call_strategy
 from fintrade.errors import ConfigError, PluginError, did_you_mean
 from fintrade.registry import Registry
 from fintrade.strategy import SignalSpec, Strategy
@@ -73,7 +73,7 @@ def expand_grid(strategy: Strategy, registry: Registry) -> list[Combination]:
     combos = [
         Combination({**base, **dict(zip(axes, point, strict=True))}) for point in itertools.product(*axes.values())
     ]
-    accepted = [combo for combo in combos if strategy.accept(combo.params)]
+    accepted = [combo for combo in combos if call_strategy(strategy, "accept", combo.params)]
     if not accepted:
         raise ConfigError(f"the strategy's accept() rejected all {len(combos)} grid combinations")
     return accepted
@@ -151,7 +151,7 @@ def combined_signal(
 
 def target_positions(strategy: Strategy, combined: Signal, where: str) -> pd.DataFrame:
     """The strategy's target positions, checked: same shape, in [-1, 1], long-only when asked."""
-    positions = strategy.positions(combined)
+    positions = call_strategy(strategy, "positions", combined)
     if not isinstance(positions, pd.DataFrame) or positions.shape != combined.score.shape:
         raise ConfigError(f"{where}: positions() must return a DataFrame shaped like the signal")
     values = positions.to_numpy(dtype=float)

@@ -90,3 +90,15 @@ def test_inline_plugins_are_detected(tmp_path: Path) -> None:
 def test_fintrade_errors_at_import_keep_their_message(tmp_path: Path) -> None:
     path = _write(tmp_path, "from fintrade import Costs\n\nCOSTS = Costs(fees=-1)\n")
     assert _error(str(path)) == f"{path}:3: costs.fees must be a non-negative number, got -1"
+
+
+def test_a_crash_in_a_strategy_method_points_at_its_line(tmp_path: Path, core_registry) -> None:
+    from fintrade.evaluation import run_backtest
+
+    source = GOOD.replace('symbols = ["A"]', 'symbols = ["A"]\n    source = "memory"') + (
+        "\n    def accept(self, params):\n        return params['sma-cross.fast'] / 0\n"
+    )
+    path = _write(tmp_path, source)
+    with pytest.raises(StrategyError) as caught:
+        run_backtest(load_strategy(str(path)).strategy, core_registry)
+    assert str(caught.value) == f"{path}:9: Trend.accept() failed: ZeroDivisionError: division by zero"
