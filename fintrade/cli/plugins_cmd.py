@@ -71,14 +71,14 @@ def plugins(
     from rich.table import Table
 
     table = Table(title="fintrade plugins")
-    for column in ("name", "version", "source", "status", "provides"):
+    for column in ("name", "version", "source", "status", "hooks: what they provide"):
         table.add_column(column)
     for row in rows:
         provides = "; ".join(f"{kind}: {', '.join(names)}" for kind, names in row["provides"].items())
         if row["error"]:
             provides = f"[red]{row['error']}[/red]"
         elif "fintrade_register_commands" in row["hooks"]:
-            provides = "; ".join(filter(None, [provides, "commands"]))
+            provides = "; ".join(filter(None, [provides, "register_commands"]))
         status = {"ok": "[green]ok[/green]", "failed": "[red]failed[/red]"}.get(row["status"], row["status"])
         table.add_row(row["name"], row["version"], row["source"], status, provides)
     Console().print(table)
