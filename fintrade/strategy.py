@@ -104,7 +104,7 @@ class Strategy:
         position = np.where(score > self.threshold, 1.0, 0.0)
         if self.direction == "long_short":
             position = np.where(score < -self.threshold, -1.0, position)
-        return pd.DataFrame(position, index=combined.score.index, columns=combined.score.columns)
+        return pd.DataFrame(position, index=combined.score.index, columns=combined.score.columns, copy=False)
 
 
 def positions_from_entries_exits(

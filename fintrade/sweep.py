@@ -128,8 +128,8 @@ def compute_signal(model: SignalModel, inputs: SignalInput, param_sets: Sequence
         scores, confidences = scores[:, column_order], confidences[:, column_order]
     columns = pd.MultiIndex.from_product([range(len(param_sets)), inputs.symbols], names=["combo", "symbol"])
     return Signal(
-        pd.DataFrame(scores, index=inputs.index, columns=columns),
-        pd.DataFrame(confidences, index=inputs.index, columns=columns),
+        pd.DataFrame(scores, index=inputs.index, columns=columns, copy=False),
+        pd.DataFrame(confidences, index=inputs.index, columns=columns, copy=False),
     )
 
 

@@ -140,7 +140,14 @@ class Signal:
     @classmethod
     def certain(cls, score: pd.DataFrame) -> Signal:
         """A signal whose every non-missing score has confidence 1."""
-        return cls(score=score, confidence=score.notna().astype(float).where(score.notna()))
+        import numpy as np
+        import pandas as pd
+
+        values = score.to_numpy(dtype=float)
+        confidence = np.where(np.isnan(values), np.nan, 1.0)
+        return cls(
+            score=score, confidence=pd.DataFrame(confidence, index=score.index, columns=score.columns, copy=False)
+        )
 
 
 @dataclass(frozen=True)

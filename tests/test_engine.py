@@ -85,3 +85,19 @@ def test_bad_settings_are_config_errors() -> None:
         simulate(_positions([1] * 6), OPEN, CLOSE, Costs(), initial_cash=1.0, position_size=2)
     with pytest.raises(ConfigError, match=r"costs\.fees must be a non-negative number, got -0\.1"):
         Costs(fees=-0.1)
+
+
+def test_sleeve_values_equal_vectorbt_portfolio_value() -> None:
+    # The engine rebuilds equity from fills instead of Portfolio.value(); both must agree.
+    rng = np.random.default_rng(7)
+    n_bars, n_columns = 300, 6
+    index = pd.date_range("2020-01-01", periods=n_bars, tz="UTC")
+    close = pd.DataFrame(100 * np.exp(np.cumsum(rng.normal(0, 0.02, (n_bars, 3)), axis=0)), index=index)
+    close.columns = ["A", "B", "C"]
+    open_ = close.shift(1).fillna(close.iloc[0]) * (1 + rng.normal(0, 0.002, close.shape))
+    columns = pd.MultiIndex.from_product([range(2), ["A", "B", "C"]], names=["combo", "symbol"])
+    positions = pd.DataFrame(rng.choice([-1.0, 0.0, 0.5, 1.0], (n_bars, n_columns)), index=index, columns=columns)
+    costs = Costs(fees=0.001, fixed_fees=0.5, slippage=0.0005, spread=0.0004)
+    sim = simulate(positions, open_, close, costs, initial_cash=30_000.0, position_size=0.8)
+    np.testing.assert_allclose(sim.value, sim.portfolio.value().to_numpy(), rtol=1e-12)
+    assert len(sim.portfolio.orders.records) > 100

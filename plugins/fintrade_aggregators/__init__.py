@@ -29,7 +29,7 @@ def _stack(signals: Sequence[Signal]) -> tuple[np.ndarray, np.ndarray]:
 def _like(template: pd.DataFrame, values: np.ndarray) -> pd.DataFrame:
     import pandas as pd
 
-    return pd.DataFrame(values, index=template.index, columns=template.columns)
+    return pd.DataFrame(values, index=template.index, columns=template.columns, copy=False)
 
 
 def _all_missing(scores: np.ndarray) -> np.ndarray:

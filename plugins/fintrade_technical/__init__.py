@@ -50,7 +50,7 @@ def _grid_frame(values: np.ndarray, index: pd.Index, symbols: Sequence[str]) -> 
 
     n_bars, n_combos, n_symbols = values.shape
     columns = pd.MultiIndex.from_product([range(n_combos), list(symbols)], names=["combo", "symbol"])
-    return pd.DataFrame(values.reshape(n_bars, n_combos * n_symbols), index=index, columns=columns)
+    return pd.DataFrame(values.reshape(n_bars, n_combos * n_symbols), index=index, columns=columns, copy=False)
 
 
 def sma_cross_grid(inputs: SignalInput, grid: Sequence[Mapping[str, Any]]) -> Signal:
@@ -59,11 +59,11 @@ def sma_cross_grid(inputs: SignalInput, grid: Sequence[Mapping[str, Any]]) -> Si
     slow = [_positive_int(p, "slow", "sma-cross") for p in grid]
     close = inputs.field("close")
     means = rolling_means(close.to_numpy(dtype=float), sorted(set(fast) | set(slow)))
-    fast_means = np.stack([means[w] for w in fast], axis=1)
-    slow_means = np.stack([means[w] for w in slow], axis=1)
-    with np.errstate(invalid="ignore"):
-        score = np.sign(fast_means - slow_means)
-    score[np.isnan(fast_means) | np.isnan(slow_means)] = np.nan
+    score = np.empty((len(close), len(grid), close.shape[1]))
+    # One combination at a time into a preallocated array: stacking every fast and slow average
+    # first would build two more arrays the size of the whole grid. NaN (warm-up) stays NaN.
+    for combo, (fast_window, slow_window) in enumerate(zip(fast, slow, strict=True)):
+        np.sign(means[fast_window] - means[slow_window], out=score[:, combo, :])
     frame = _grid_frame(score, close.index, close.columns)
     return Signal.certain(frame)
 
