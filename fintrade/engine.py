@@ -64,8 +64,8 @@ def sleeve_values(orders: np.ndarray, close: np.ndarray, initial_cash: float) ->
     signed_size = np.where(orders["side"] == 0, orders["size"], -orders["size"])  # side 0 = buy
     cell = orders["idx"] * n_columns + orders["col"]
     cells = n_bars * n_columns
-    units = np.bincount(cell, weights=signed_size, minlength=cells).reshape(n_bars, n_columns)
-    cash = np.bincount(cell, weights=-signed_size * orders["price"] - orders["fees"], minlength=cells)
+    units: np.ndarray = np.bincount(cell, weights=signed_size, minlength=cells).reshape(n_bars, n_columns)
+    cash: np.ndarray = np.bincount(cell, weights=-signed_size * orders["price"] - orders["fees"], minlength=cells)
     cash = cash.reshape(n_bars, n_columns)
     np.cumsum(units, axis=0, out=units)
     np.cumsum(cash, axis=0, out=cash)
