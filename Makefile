@@ -19,11 +19,14 @@ demo: setup
 	$(BIN)/fintrade backtest strategies/sma_crossover.py --report out/sma_crossover.html
 
 test: setup-dev
+	$(BIN)/ruff check .
+	$(BIN)/ruff format --check .
 	$(BIN)/python -m pytest -q
 
 lint: setup-dev
-	$(BIN)/ruff check fintrade plugins tests bench
-	$(BIN)/ruff format --check fintrade plugins tests bench
+	$(BIN)/ruff check .
+	$(BIN)/ruff format --check .
+	$(BIN)/mypy fintrade plugins bench
 
 bench: setup-dev
 	$(BIN)/python bench/bench_sweep.py
