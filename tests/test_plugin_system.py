@@ -166,7 +166,14 @@ def test_core_never_imports_a_builtin_plugin() -> None:
 
 
 def test_builtins_import_only_the_public_api() -> None:
-    public = {"fintrade", "fintrade.types", "fintrade.errors", "fintrade.bars", "fintrade.hookspecs"}
+    public = {
+        "fintrade",
+        "fintrade.types",
+        "fintrade.errors",
+        "fintrade.bars",
+        "fintrade.hookspecs",
+        "fintrade.deferred",
+    }
     offenders = []
     for path in (ROOT / "plugins").rglob("*.py"):
         for node in ast.walk(ast.parse(path.read_text())):
@@ -174,3 +181,24 @@ def test_builtins_import_only_the_public_api() -> None:
             if is_core and node.module not in public:  # type: ignore[union-attr]
                 offenders.append(f"{path.relative_to(ROOT)}: {node.module}")
     assert offenders == []
+
+
+def test_deferred_imports_on_first_call_only(tmp_path, monkeypatch) -> None:
+    import sys
+
+    from fintrade.deferred import deferred, lazy_exports
+
+    (tmp_path / "slow_module_for_test.py").write_text(
+        "CALLS = []\ndef load(x):\n    CALLS.append(x)\n    return x * 2\n"
+    )
+    monkeypatch.syspath_prepend(str(tmp_path))
+    load = deferred("slow_module_for_test:load")
+    assert "slow_module_for_test" not in sys.modules
+    assert load(21) == 42
+    assert sys.modules["slow_module_for_test"].CALLS == [21]
+    getattr_ = lazy_exports("pkg", {"load": "slow_module_for_test"})
+    assert getattr_("load") is sys.modules["slow_module_for_test"].load
+    with pytest.raises(AttributeError, match="module 'pkg' has no attribute 'other'"):
+        getattr_("other")
+    with pytest.raises(ValueError, match="deferred target must look like"):
+        deferred("no_colon")

@@ -16,16 +16,14 @@ pandas: the readers live in submodules, imported when a source is first loaded.
 
 from __future__ import annotations
 
-import importlib
-from collections.abc import Iterator, Mapping
-from typing import TYPE_CHECKING, Any
+from collections.abc import Iterator
+from typing import TYPE_CHECKING
 
 import fintrade
-from fintrade.types import BarsRequest, DataSource, DocumentsRequest, TextSource
+from fintrade.deferred import deferred, lazy_exports
+from fintrade.types import DataSource, TextSource
 
 if TYPE_CHECKING:
-    import pandas as pd
-
     from fintrade_local.bar_files import load_local_bars, read_bar_file
     from fintrade_local.document_files import document_id, load_local_documents, read_document_file
 
@@ -42,23 +40,7 @@ _PUBLIC: dict[str, str] = {
 }
 
 
-def __getattr__(name: str) -> Any:
-    """Import the public functions on first use (PEP 562), keeping plugin registration light."""
-    if name in _PUBLIC:
-        return getattr(importlib.import_module(_PUBLIC[name]), name)
-    raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
-
-
-def _load_bars(request: BarsRequest) -> Mapping[str, pd.DataFrame]:
-    from fintrade_local.bar_files import load_local_bars
-
-    return load_local_bars(request)
-
-
-def _load_documents(request: DocumentsRequest) -> pd.DataFrame:
-    from fintrade_local.document_files import load_local_documents
-
-    return load_local_documents(request)
+__getattr__ = lazy_exports(__name__, _PUBLIC)
 
 
 @fintrade.hookimpl
@@ -66,7 +48,7 @@ def fintrade_data_sources() -> Iterator[DataSource]:
     """The ``local`` data source."""
     yield DataSource(
         name="local",
-        load=_load_bars,
+        load=deferred("fintrade_local.bar_files:load_local_bars"),
         description="OHLCV bars from CSV or Parquet files (option path: a file, or a directory of <SYMBOL>.csv)",
         intervals=INTERVALS,
     )
@@ -77,7 +59,7 @@ def fintrade_text_sources() -> Iterator[TextSource]:
     """The ``local-documents`` text source."""
     yield TextSource(
         name="local-documents",
-        load=_load_documents,
+        load=deferred("fintrade_local.document_files:load_local_documents"),
         description="Documents from CSV or JSON-lines files (published_at, symbol, text[, source, id])",
     )
 

@@ -12,17 +12,15 @@ pandas: the readers live in submodules, imported when a source is first loaded.
 
 from __future__ import annotations
 
-import importlib
-from collections.abc import Iterator, Mapping
-from typing import TYPE_CHECKING, Any
+from collections.abc import Iterator
+from typing import TYPE_CHECKING
 
 import fintrade
-from fintrade.types import BarsRequest, DataSource, DocumentsRequest, TextSource
+from fintrade.deferred import deferred, lazy_exports
+from fintrade.types import DataSource, TextSource
 from fintrade_sample.bundle import available_symbols
 
 if TYPE_CHECKING:
-    import pandas as pd
-
     from fintrade_sample.prices import EXCHANGE_TIMEZONE, SESSION_OPEN, load_bars, session_open_utc
     from fintrade_sample.tweets import load_tweets
 
@@ -35,23 +33,7 @@ _PUBLIC: dict[str, str] = {
 }
 
 
-def __getattr__(name: str) -> Any:
-    """Import the public functions on first use (PEP 562), keeping plugin registration light."""
-    if name in _PUBLIC:
-        return getattr(importlib.import_module(_PUBLIC[name]), name)
-    raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
-
-
-def _load_bars(request: BarsRequest) -> Mapping[str, pd.DataFrame]:
-    from fintrade_sample.prices import load_sample_bars
-
-    return load_sample_bars(request)
-
-
-def _load_tweets(request: DocumentsRequest) -> pd.DataFrame:
-    from fintrade_sample.tweets import load_sample_tweets
-
-    return load_sample_tweets(request)
+__getattr__ = lazy_exports(__name__, _PUBLIC)
 
 
 @fintrade.hookimpl
@@ -59,7 +41,7 @@ def fintrade_data_sources() -> Iterator[DataSource]:
     """The ``sample`` data source."""
     yield DataSource(
         name="sample",
-        load=_load_bars,
+        load=deferred("fintrade_sample.prices:load_sample_bars"),
         description=f"Bundled daily bars ({', '.join(available_symbols())}), 2012-09..2017-09, StockNet (MIT)",
         intervals=("1d",),
     )
@@ -70,7 +52,7 @@ def fintrade_text_sources() -> Iterator[TextSource]:
     """The ``sample-tweets`` text source."""
     yield TextSource(
         name="sample-tweets",
-        load=_load_tweets,
+        load=deferred("fintrade_sample.tweets:load_sample_tweets"),
         description="Bundled tweets about the sample symbols, 2013-12..2016-03, StockNet (MIT)",
     )
 

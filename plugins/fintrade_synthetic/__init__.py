@@ -16,16 +16,14 @@ pandas: the generator lives in submodules, imported when a source is first loade
 
 from __future__ import annotations
 
-import importlib
-from collections.abc import Iterator, Mapping
-from typing import TYPE_CHECKING, Any
+from collections.abc import Iterator
+from typing import TYPE_CHECKING
 
 import fintrade
-from fintrade.types import BarsRequest, DataSource, DocumentsRequest, TextSource
+from fintrade.deferred import deferred, lazy_exports
+from fintrade.types import DataSource, TextSource
 
 if TYPE_CHECKING:
-    import pandas as pd
-
     from fintrade_synthetic.market import REGIME_NAMES, STEADY, SyntheticMarket, make_market, symbol_key
     from fintrade_synthetic.news import NEGATIVE_HEADLINES, POSITIVE_HEADLINES, make_documents
 
@@ -41,23 +39,7 @@ _PUBLIC: dict[str, str] = {
 }
 
 
-def __getattr__(name: str) -> Any:
-    """Import the public functions on first use (PEP 562), keeping plugin registration light."""
-    if name in _PUBLIC:
-        return getattr(importlib.import_module(_PUBLIC[name]), name)
-    raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
-
-
-def _load_bars(request: BarsRequest) -> Mapping[str, pd.DataFrame]:
-    from fintrade_synthetic.sources import load_synthetic_bars
-
-    return load_synthetic_bars(request)
-
-
-def _load_news(request: DocumentsRequest) -> pd.DataFrame:
-    from fintrade_synthetic.sources import load_synthetic_news
-
-    return load_synthetic_news(request)
+__getattr__ = lazy_exports(__name__, _PUBLIC)
 
 
 @fintrade.hookimpl
@@ -65,7 +47,7 @@ def fintrade_data_sources() -> Iterator[DataSource]:
     """The ``synthetic`` data source."""
     yield DataSource(
         name="synthetic",
-        load=_load_bars,
+        load=deferred("fintrade_synthetic.sources:load_synthetic_bars"),
         description="Seeded synthetic daily bars with bull/bear/sideways regimes (options seed, regimes, start, bars)",
         intervals=("1d",),
     )
@@ -76,7 +58,7 @@ def fintrade_text_sources() -> Iterator[TextSource]:
     """The ``synthetic-news`` text source."""
     yield TextSource(
         name="synthetic-news",
-        load=_load_news,
+        load=deferred("fintrade_synthetic.sources:load_synthetic_news"),
         description="Synthetic headlines about the next bar's return (options information, docs_per_bar, seed, ...)",
     )
 
