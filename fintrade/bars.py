@@ -15,6 +15,9 @@ from fintrade.errors import DataError
 from fintrade.types import OHLCV_COLUMNS
 
 PRICE_COLUMNS = ("open", "high", "low", "close")
+OPTIONAL_COLUMNS = ("funding_rate",)
+"""Kept when a source provides them: ``funding_rate`` is the perpetual-swap funding charged at
+the bar (summed when several funding times fall in one bar); positive means longs pay."""
 
 
 def validate_bars(frame: pd.DataFrame, where: str) -> pd.DataFrame:
@@ -32,9 +35,10 @@ def validate_bars(frame: pd.DataFrame, where: str) -> pd.DataFrame:
         raise DataError(f"{where}: no bars in the requested range")
     if not isinstance(frame.index, pd.DatetimeIndex):
         raise DataError(f"{where}: the index must be a DatetimeIndex of bar open times")
-    bars = frame[[columns[c] for c in OHLCV_COLUMNS]].copy()
-    bars.columns = list(OHLCV_COLUMNS)
-    for column in OHLCV_COLUMNS:
+    kept = list(OHLCV_COLUMNS) + [c for c in OPTIONAL_COLUMNS if c in columns]
+    bars = frame[[columns[c] for c in kept]].copy()
+    bars.columns = kept
+    for column in kept:
         if not pd.api.types.is_numeric_dtype(bars[column]):
             coerced = pd.to_numeric(bars[column], errors="coerce")
             bad = bars[column][coerced.isna() & bars[column].notna()]
@@ -64,6 +68,8 @@ def validate_bars(frame: pd.DataFrame, where: str) -> pd.DataFrame:
         first = prices.index[(prices <= 0).any(axis=1).to_numpy()][0]
         raise DataError(f"{where}: non-positive price at {first}")
     bars["volume"] = bars["volume"].fillna(0.0)
+    if "funding_rate" in bars:
+        bars["funding_rate"] = bars["funding_rate"].fillna(0.0)
     return bars
 
 

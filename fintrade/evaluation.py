@@ -152,6 +152,7 @@ def run_backtest(
     inputs = SignalInput(bars=bars, documents=documents)
     opens, closes = inputs.field("open"), inputs.field("close")
 
+    costs = registry.cost_presets.get(strategy.costs).costs if isinstance(strategy.costs, str) else strategy.costs
     windows = strategy.splits.windows(n_bars)
     folds = strategy.walk_forward.fold_windows(n_bars) if strategy.walk_forward else []
     if strategy.objective not in OBJECTIVES:
@@ -170,7 +171,7 @@ def run_backtest(
             frame,
             opens,
             closes,
-            strategy.costs.scaled(multiplier),
+            costs.scaled(multiplier),
             initial_cash=strategy.initial_cash,
             position_size=strategy.position_size,
         )
@@ -263,7 +264,7 @@ def run_backtest(
     for multiplier in strategy.cost_multipliers:
         row: dict[str, Any] = {
             "multiplier": float(multiplier),
-            "costs": strategy.costs.scaled(multiplier).as_dict(),
+            "costs": costs.scaled(multiplier).as_dict(),
             "test": _clean(run(chosen_positions, multiplier).metrics(0, test_mask, periods)),
         }
         if stitched is not None:

@@ -25,6 +25,7 @@ import pluggy
 from fintrade.types import (
     AdapterMethod,
     Aggregator,
+    CostPreset,
     Dataset,
     DataSource,
     SignalModel,
@@ -127,6 +128,21 @@ def fintrade_aggregators() -> Iterable[Aggregator]:
         @hookimpl
         def fintrade_aggregators():
             yield Aggregator(name="max-abs", combine=strongest_signal)
+    """
+
+
+@hookspec
+def fintrade_cost_presets() -> Iterable[CostPreset]:
+    """Provide named cost assumptions for a venue (maker/taker fees, typical slippage).
+
+    Called once, when the registry is built. A strategy uses one by name:
+    ``costs = "bybit-linear-taker"``; reports and manifests show the resolved numbers.
+
+    Example::
+
+        @hookimpl
+        def fintrade_cost_presets():
+            yield CostPreset("my-broker", Costs(fees=0.0005, fixed_fees=1.0))
     """
 
 

@@ -13,11 +13,11 @@ from typing import Any, Generic, TypeVar
 
 from fintrade.errors import ConfigError, PluginError, did_you_mean
 from fintrade.plugin_manager import FintradePluginManager, create_plugin_manager
-from fintrade.types import AdapterMethod, Aggregator, Dataset, DataSource, SignalModel, TextSource
+from fintrade.types import AdapterMethod, Aggregator, CostPreset, Dataset, DataSource, SignalModel, TextSource
 
 NAME_PATTERN = re.compile(r"^[a-z][a-z0-9_.-]*$")
 
-Record = TypeVar("Record", DataSource, TextSource, Dataset, AdapterMethod, SignalModel, Aggregator)
+Record = TypeVar("Record", DataSource, TextSource, Dataset, AdapterMethod, SignalModel, Aggregator, CostPreset)
 
 
 @dataclass(frozen=True)
@@ -74,6 +74,7 @@ HOOKS: dict[str, tuple[str, type]] = {
     "adapter_methods": ("fintrade_adapter_methods", AdapterMethod),
     "signal_models": ("fintrade_signal_models", SignalModel),
     "aggregators": ("fintrade_aggregators", Aggregator),
+    "cost_presets": ("fintrade_cost_presets", CostPreset),
 }
 LABELS = {
     "data_sources": "data source",
@@ -82,6 +83,7 @@ LABELS = {
     "adapter_methods": "adapter method",
     "signal_models": "signal model",
     "aggregators": "aggregator",
+    "cost_presets": "cost preset",
 }
 
 
@@ -129,6 +131,7 @@ class Registry:
         self.adapter_methods: Kind[AdapterMethod] = kinds["adapter_methods"]
         self.signal_models: Kind[SignalModel] = kinds["signal_models"]
         self.aggregators: Kind[Aggregator] = kinds["aggregators"]
+        self.cost_presets: Kind[CostPreset] = kinds["cost_presets"]
 
     def kinds(self) -> dict[str, Kind[Any]]:
         return {attr: getattr(self, attr) for attr in HOOKS}

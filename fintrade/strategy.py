@@ -73,7 +73,8 @@ class Strategy:
     initial_cash: ClassVar[float] = 100_000.0
 
     #: Costs and evaluation.
-    costs: ClassVar[Costs] = Costs()
+    #: A Costs, or the name of a cost preset from a plugin (``"bybit-linear-taker"``).
+    costs: ClassVar[Costs | str] = Costs()
     splits: ClassVar[Splits] = Splits()
     walk_forward: ClassVar[WalkForward | None] = WalkForward()
     regimes: ClassVar[Regimes] = Regimes()

@@ -10,6 +10,8 @@ from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any
 
+from fintrade.costs import Costs
+
 if TYPE_CHECKING:
     # pandas is imported lazily so that `fintrade --help` stays fast.
     import pandas as pd
@@ -165,6 +167,15 @@ class SignalModel:
     defaults: Mapping[str, Any] = field(default_factory=dict)
     compute_grid: Callable[[SignalInput, Sequence[Mapping[str, Any]]], Signal] | None = None
     needs_documents: bool = False
+    description: str = ""
+
+
+@dataclass(frozen=True)
+class CostPreset:
+    """Named transaction costs for a venue (``bybit-linear-taker``), usable as ``costs = "<name>"``."""
+
+    name: str
+    costs: Costs
     description: str = ""
 
 
