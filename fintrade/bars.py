@@ -15,9 +15,10 @@ from fintrade.errors import DataError
 from fintrade.types import OHLCV_COLUMNS
 
 PRICE_COLUMNS = ("open", "high", "low", "close")
-OPTIONAL_COLUMNS = ("funding_rate",)
-"""Kept when a source provides them: ``funding_rate`` is the perpetual-swap funding charged at
-the bar (summed when several funding times fall in one bar); positive means longs pay."""
+OPTIONAL_COLUMNS = ("funding_rate", "dividends", "stock_splits")
+"""Kept when a source provides them. ``funding_rate``: perpetual-swap funding charged at the bar
+(summed when several funding times fall in one bar; positive means longs pay). ``dividends``:
+cash per share going ex on the bar; ``stock_splits``: the split ratio taking effect (0 = none)."""
 
 
 def validate_bars(frame: pd.DataFrame, where: str) -> pd.DataFrame:
@@ -68,8 +69,9 @@ def validate_bars(frame: pd.DataFrame, where: str) -> pd.DataFrame:
         first = prices.index[(prices <= 0).any(axis=1).to_numpy()][0]
         raise DataError(f"{where}: non-positive price at {first}")
     bars["volume"] = bars["volume"].fillna(0.0)
-    if "funding_rate" in bars:
-        bars["funding_rate"] = bars["funding_rate"].fillna(0.0)
+    for column in OPTIONAL_COLUMNS:
+        if column in bars:
+            bars[column] = bars[column].fillna(0.0)
     return bars
 
 
