@@ -7,6 +7,11 @@ per fill, and slippage plus half the spread applied against the fill price.
 
 Columns are independent sleeves: each symbol (in each parameter combination) starts with an
 equal share of the capital, and a strategy's equity is the sum of its sleeves.
+
+Perpetual swaps pay funding: when bars carry a ``funding_rate`` column, the position held
+after a bar's fill pays ``units * open * rate`` at that bar (longs pay a positive rate, shorts
+receive it). Funding is booked into the sleeve's equity after the simulation, so it does not
+change the size of later orders; over a backtest that difference is second order.
 """
 
 from __future__ import annotations
@@ -53,12 +58,18 @@ def order_sizes(targets: np.ndarray) -> np.ndarray:
     return sizes
 
 
-def sleeve_values(orders: np.ndarray, close: np.ndarray, initial_cash: float) -> np.ndarray:
+def sleeve_values(
+    orders: np.ndarray,
+    close: np.ndarray,
+    initial_cash: float,
+    funding: tuple[np.ndarray, np.ndarray] | None = None,
+) -> np.ndarray:
     """Equity of each column at each close, rebuilt from the fills.
 
     Cash moves by each fill's signed value and fees; holdings are marked at the close. This is
     what ``Portfolio.value()`` computes, without the intermediate DataFrames it builds (about
-    half of a large sweep's time under pandas 3).
+    half of a large sweep's time under pandas 3). ``funding`` is ``(rates, mark prices)``, both
+    bars x columns: the units held after each bar's fill pay ``units * mark * rate`` there.
     """
     n_bars, n_columns = close.shape
     signed_size = np.where(orders["side"] == 0, orders["size"], -orders["size"])  # side 0 = buy
@@ -69,6 +80,9 @@ def sleeve_values(orders: np.ndarray, close: np.ndarray, initial_cash: float) ->
     cash = cash.reshape(n_bars, n_columns)
     np.cumsum(units, axis=0, out=units)
     np.cumsum(cash, axis=0, out=cash)
+    if funding is not None:
+        rates, marks = funding
+        cash -= np.cumsum(units * marks * rates, axis=0)
     units *= close
     cash += initial_cash
     cash += units
@@ -84,11 +98,13 @@ def simulate(
     initial_cash: float,
     position_size: float = 1.0,
     fill: Literal["next_open", "close"] = "next_open",
+    funding_rates: pd.DataFrame | None = None,
 ) -> Simulation:
     """Simulate target positions (bars x columns, in [-1, 1]) on prices (bars x symbols).
 
     ``positions`` columns are symbols, or ``(combo, symbol)`` pairs; prices are matched by the
     ``symbol`` level. The capital is split equally over the symbols of one combination.
+    ``funding_rates`` (bars x symbols) charges perpetual-swap funding, marked at the open.
     """
     import vectorbt as vbt
 
@@ -122,5 +138,10 @@ def simulate(
         direction="both",
         engine="rust",
     )
-    value = sleeve_values(portfolio.orders.values, close, initial_cash / n_symbols)
+    funding = None
+    if funding_rates is not None:
+        rates = np.ascontiguousarray(funding_rates.to_numpy(dtype=float))[:, column_positions]
+        marks = np.ascontiguousarray(open_prices.to_numpy(dtype=float))[:, column_positions]
+        funding = (np.nan_to_num(rates), marks)
+    value = sleeve_values(portfolio.orders.values, close, initial_cash / n_symbols, funding)
     return Simulation(positions.index, positions.columns, value, targets, portfolio)

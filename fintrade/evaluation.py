@@ -151,6 +151,8 @@ def run_backtest(
     documents = load_documents(strategy, registry, index)
     inputs = SignalInput(bars=bars, documents=documents)
     opens, closes = inputs.field("open"), inputs.field("close")
+    # Perpetual swaps: charge funding when every symbol's bars carry it.
+    funding = inputs.field("funding_rate") if all("funding_rate" in f for f in bars.values()) else None
 
     costs = registry.cost_presets.get(strategy.costs).costs if isinstance(strategy.costs, str) else strategy.costs
     windows = strategy.splits.windows(n_bars)
@@ -174,6 +176,7 @@ def run_backtest(
             costs.scaled(multiplier),
             initial_cash=strategy.initial_cash,
             position_size=strategy.position_size,
+            funding_rates=funding,
         )
         return _Book(sim, len(symbols))
 

@@ -101,3 +101,16 @@ def test_sleeve_values_equal_vectorbt_portfolio_value() -> None:
     sim = simulate(positions, open_, close, costs, initial_cash=30_000.0, position_size=0.8)
     np.testing.assert_allclose(sim.value, sim.portfolio.value().to_numpy(), rtol=1e-12)
     assert len(sim.portfolio.orders.records) > 100
+
+
+def test_funding_is_charged_on_the_position_held_at_each_bar() -> None:
+    # Long 10 shares from bar 1's open (100) to bar 3's open; funding 1% at bars 1 and 2, 5% at bar 4.
+    flat = pd.DataFrame({"X": [100.0] * 6}, index=INDEX)
+    funding = pd.DataFrame({"X": [0.0, 0.01, 0.01, 0.0, 0.05, 0.0]}, index=INDEX)
+    long_ = simulate(_positions([1, 1, 0, 0, 0, 0]), flat, flat, Costs(), initial_cash=1_000.0, funding_rates=funding)
+    # Held after the fills of bars 1 and 2: 10 units x 100 x 1% twice; nothing after the exit.
+    assert long_.value[:, 0].tolist() == pytest.approx([1_000.0, 990.0, 980.0, 980.0, 980.0, 980.0])
+    short = simulate(_positions([-1, -1, 0, 0, 0, 0]), flat, flat, Costs(), initial_cash=1_000.0, funding_rates=funding)
+    assert short.value[-1, 0] == pytest.approx(1_020.0)  # shorts receive a positive rate
+    unfunded = simulate(_positions([1, 1, 0, 0, 0, 0]), flat, flat, Costs(), initial_cash=1_000.0)
+    assert unfunded.value[-1, 0] == pytest.approx(1_000.0)
