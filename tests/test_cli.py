@@ -25,13 +25,20 @@ def fintrade(*args: str, env: dict[str, str] | None = None, cwd: Path = ROOT) ->
     )
 
 
-def _commands() -> list[str]:
+def _commands() -> list[list[str]]:
     from fintrade.cli.main import app
 
-    return sorted(info.name or info.callback.__name__ for info in app.registered_commands)
+    commands = [[info.name or info.callback.__name__] for info in app.registered_commands]  # type: ignore[union-attr]
+    for group in app.registered_groups:
+        commands.append([group.name])
+        commands += [[group.name, c.name or c.callback.__name__] for c in group.typer_instance.registered_commands]  # type: ignore[union-attr]
+    return commands
 
 
-@pytest.mark.parametrize("command", [[], *([c] for c in ("plugins", "backtest"))])
+COMMANDS = [["plugins"], ["backtest"], ["data"], ["data", "fetch"], ["data", "list"], ["data", "clear"]]
+
+
+@pytest.mark.parametrize("command", [[], *COMMANDS], ids=lambda c: " ".join(c) or "fintrade")
 def test_every_command_has_help(command: list[str]) -> None:
     result = fintrade(*command, "--help")
     assert result.returncode == 0, result.stderr
@@ -39,7 +46,7 @@ def test_every_command_has_help(command: list[str]) -> None:
 
 
 def test_every_registered_command_is_covered_by_the_help_test() -> None:
-    assert set(_commands()) <= {"plugins", "backtest"}
+    assert all(command in COMMANDS for command in _commands())
 
 
 def test_version() -> None:
@@ -143,3 +150,40 @@ def test_every_strategy_file_backtests_offline(strategy: Path) -> None:
     assert result.returncode == 0, result.stderr
     data = json.loads(result.stdout)
     assert data["bars"] > 100 and data["splits"]["test"]["strategy"]["sharpe"] is not None
+
+
+def test_data_list_and_clear(tmp_path: Path) -> None:
+    import pandas as pd
+
+    from fintrade.cache import BarCache, cached_bars
+
+    def fetch(start, end):
+        index = pd.date_range(start, end, freq="D", inclusive="left", tz="UTC")
+        return pd.DataFrame({"open": 1.0, "high": 1.0, "low": 1.0, "close": 1.0, "volume": 1.0}, index=index)
+
+    for symbol in ("AAA", "BBB"):
+        cached_bars(
+            source="test",
+            symbol=symbol,
+            interval="1d",
+            start=pd.Timestamp("2021-01-01", tz="UTC"),
+            end=pd.Timestamp("2021-01-11", tz="UTC"),
+            fetch=fetch,
+            cache=BarCache(tmp_path),
+        )
+    env = {"FINTRADE_CACHE_DIR": str(tmp_path)}
+    rows = json.loads(fintrade("data", "list", "--json", env=env).stdout)
+    assert [(r["source"], r["symbol"], r["rows"]) for r in rows] == [("test", "AAA", 10), ("test", "BBB", 10)]
+    assert rows[0]["start"] == "2021-01-01T00:00:00+00:00" and rows[0]["end"] == "2021-01-11T00:00:00+00:00"
+    assert "AAA" in fintrade("data", "list", env=env).stdout
+    assert fintrade("data", "clear", "--symbol", "AAA", env=env).stdout == "removed 1 cached series\n"
+    assert [r["symbol"] for r in json.loads(fintrade("data", "list", "--json", env=env).stdout)] == ["BBB"]
+
+
+def test_data_fetch_loads_each_symbol_and_names_unknown_sources(tmp_path: Path) -> None:
+    env = {"FINTRADE_CACHE_DIR": str(tmp_path)}
+    result = fintrade("--offline", "data", "fetch", "nosuch", "AAA", env=env)
+    assert result.returncode == 1 and result.stderr.startswith("error: unknown data source 'nosuch'")
+    fetched = fintrade("data", "fetch", "sample", "AAPL", "--start", "2013-01-01", "--end", "2014-01-01", env=env)
+    assert fetched.returncode == 0, fetched.stderr
+    assert "AAPL: 252 bars" in fetched.stderr

@@ -6,13 +6,14 @@ command function, so ``fintrade --help`` imports neither.
 
 from __future__ import annotations
 
+import os
 import sys
 import warnings
 
 import typer
 
 from fintrade import __version__
-from fintrade.cli import backtest_cmd, plugins_cmd
+from fintrade.cli import backtest_cmd, data_cmd, plugins_cmd
 from fintrade.errors import FintradeError
 
 app = typer.Typer(
@@ -36,12 +37,19 @@ def main(
         False, "--version", callback=_version, is_eager=True, help="Show the fintrade version and exit."
     ),
     traceback: bool = typer.Option(False, "--traceback", help="Show the full traceback when a command fails."),
+    offline: bool = typer.Option(
+        False, "--offline", help="Never touch the network: fail clearly when data is not cached."
+    ),
 ) -> None:
     """Plugin-based trading research: backtest strategy files, fine-tune models, manage plugins."""
+    if offline:
+        # Read by fintrade.cache.offline_mode(), wherever a source fetches.
+        os.environ["FINTRADE_OFFLINE"] = "1"
 
 
 app.command("plugins")(plugins_cmd.plugins)
 app.command("backtest")(backtest_cmd.backtest)
+app.add_typer(data_cmd.app, name="data")
 
 
 def _show_plugin_warning(message, category, filename, lineno, file=None, line=None):  # type: ignore[no-untyped-def]

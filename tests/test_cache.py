@@ -1,0 +1,236 @@
+"""The bar cache: incremental fetches, offline mode, corruption, partial downloads, crashes, locking."""
+
+from __future__ import annotations
+
+import signal
+import subprocess
+import sys
+import textwrap
+import time
+from pathlib import Path
+
+import numpy as np
+import pandas as pd
+import pytest
+
+from fintrade.cache import BarCache, CacheKey, DataWarning, PartialFetch, cached_bars
+from fintrade.errors import DataError
+
+NOW = pd.Timestamp("2024-01-01", tz="UTC")
+
+
+def daily_bars(start: pd.Timestamp, end: pd.Timestamp) -> pd.DataFrame:
+    """Deterministic bars for every day in [start, end): price = days since 2000."""
+    index = pd.date_range(start, end, freq="D", inclusive="left", tz="UTC")
+    price = (index - pd.Timestamp("2000-01-01", tz="UTC")).days.to_numpy(dtype=float) + 100.0
+    return pd.DataFrame(
+        {"open": price, "high": price + 1, "low": price - 1, "close": price, "volume": 1.0}, index=index
+    )
+
+
+class CountingFetch:
+    def __init__(self) -> None:
+        self.calls: list[tuple[pd.Timestamp, pd.Timestamp]] = []
+
+    def __call__(self, start: pd.Timestamp, end: pd.Timestamp) -> pd.DataFrame:
+        self.calls.append((start, end))
+        return daily_bars(start, end)
+
+
+def _get(cache: BarCache, fetch, start: str, end: str, **kwargs) -> pd.DataFrame:
+    return cached_bars(
+        source="test",
+        symbol="XYZ",
+        interval="1d",
+        start=pd.Timestamp(start, tz="UTC"),
+        end=pd.Timestamp(end, tz="UTC"),
+        fetch=fetch,
+        cache=cache,
+        now=NOW,
+        **kwargs,
+    )
+
+
+def test_extension_fetches_only_the_missing_part_and_repeats_fetch_nothing(tmp_path: Path) -> None:
+    cache, fetch = BarCache(tmp_path), CountingFetch()
+    two = _get(cache, fetch, "2021-01-01", "2023-01-01")
+    three = _get(cache, fetch, "2020-01-01", "2023-01-01")
+    again = _get(cache, fetch, "2020-01-01", "2023-01-01")
+    assert fetch.calls == [
+        (pd.Timestamp("2021-01-01", tz="UTC"), pd.Timestamp("2023-01-01", tz="UTC")),
+        (pd.Timestamp("2020-01-01", tz="UTC"), pd.Timestamp("2021-01-01", tz="UTC")),
+    ]
+    pd.testing.assert_frame_equal(
+        three, daily_bars(pd.Timestamp("2020-01-01", tz="UTC"), pd.Timestamp("2023-01-01", tz="UTC")), check_freq=False
+    )
+    pd.testing.assert_frame_equal(again, three)
+    assert len(two) == 730
+
+
+def test_a_later_range_fetches_the_hole_between_to_stay_contiguous(tmp_path: Path) -> None:
+    cache, fetch = BarCache(tmp_path), CountingFetch()
+    _get(cache, fetch, "2020-01-01", "2020-02-01")
+    _get(cache, fetch, "2020-06-01", "2020-07-01")
+    assert fetch.calls[-1] == (pd.Timestamp("2020-02-01", tz="UTC"), pd.Timestamp("2020-07-01", tz="UTC"))
+
+
+def test_the_forming_bar_is_never_cached_as_complete(tmp_path: Path) -> None:
+    cache, fetch = BarCache(tmp_path), CountingFetch()
+    bars = _get(cache, fetch, "2023-12-01", "2024-06-01")
+    assert bars.index[-1] == pd.Timestamp("2023-12-31", tz="UTC")  # 2024-01-01 is still forming at NOW
+    assert BarCache(tmp_path).read(CacheKey("test", "XYZ", "1d"))[2] == NOW
+
+
+def test_offline_with_missing_data_fails_without_fetching(tmp_path: Path) -> None:
+    cache, fetch = BarCache(tmp_path), CountingFetch()
+    _get(cache, fetch, "2021-01-01", "2022-01-01")
+    assert len(_get(cache, fetch, "2021-01-01", "2022-01-01", offline=True)) == 365
+    with pytest.raises(
+        DataError, match=r"source 'test', symbol 'XYZ', interval 1d: offline and 2020-01-01 .* is not cached"
+    ):
+        _get(cache, fetch, "2020-01-01", "2022-01-01", offline=True)
+    assert len(fetch.calls) == 1
+
+
+def test_a_corrupt_file_is_detected_and_fetched_again(tmp_path: Path) -> None:
+    cache, fetch = BarCache(tmp_path), CountingFetch()
+    _get(cache, fetch, "2021-01-01", "2022-01-01")
+    path = CacheKey("test", "XYZ", "1d").path(tmp_path)
+    path.write_bytes(path.read_bytes()[:-200])  # truncated
+    with pytest.warns(DataWarning, match="is corrupt"):
+        bars = _get(cache, fetch, "2021-01-01", "2022-01-01")
+    assert len(fetch.calls) == 2 and len(bars) == 365
+
+
+def test_a_tampered_value_fails_the_checksum(tmp_path: Path) -> None:
+    cache, fetch = BarCache(tmp_path), CountingFetch()
+    _get(cache, fetch, "2021-01-01", "2021-02-01")
+    key = CacheKey("test", "XYZ", "1d")
+    frame, _, _ = cache.read(key)
+    import pyarrow as pa
+    import pyarrow.parquet as pq
+
+    table = pq.read_table(key.path(tmp_path))
+    tampered = frame.copy()
+    tampered.iloc[3, 0] = 1.0
+    pq.write_table(pa.Table.from_pandas(tampered).replace_schema_metadata(table.schema.metadata), key.path(tmp_path))
+    with pytest.warns(DataWarning, match="do not match the recorded checksum"):
+        _get(cache, fetch, "2021-01-01", "2021-02-01")
+    assert len(fetch.calls) == 2
+
+
+def test_a_partial_download_is_cached_only_as_far_as_it_got(tmp_path: Path) -> None:
+    cache = BarCache(tmp_path)
+    stop = pd.Timestamp("2021-03-01", tz="UTC")
+
+    def flaky(start: pd.Timestamp, end: pd.Timestamp) -> pd.DataFrame:
+        raise PartialFetch("the server stopped at 2021-03-01", daily_bars(start, stop), stop)
+
+    with pytest.raises(DataError, match="the server stopped at 2021-03-01; the part received is cached"):
+        _get(cache, flaky, "2021-01-01", "2022-01-01")
+    fetch = CountingFetch()
+    bars = _get(cache, fetch, "2021-01-01", "2022-01-01")
+    assert fetch.calls == [(stop, pd.Timestamp("2022-01-01", tz="UTC"))]
+    assert len(bars) == 365
+
+
+def test_duplicate_bars_in_a_download_are_reported_and_dropped(tmp_path: Path) -> None:
+    def repeating(start: pd.Timestamp, end: pd.Timestamp) -> pd.DataFrame:
+        bars = daily_bars(start, end)
+        return pd.concat([bars.iloc[:10], bars.iloc[9:]])
+
+    with pytest.warns(DataWarning, match="1 duplicate bar"):
+        bars = _get(BarCache(tmp_path), repeating, "2021-01-01", "2021-02-01")
+    assert bars.index.is_unique and len(bars) == 31
+
+
+def test_bad_bars_from_a_source_are_not_cached(tmp_path: Path) -> None:
+    def broken(start: pd.Timestamp, end: pd.Timestamp) -> pd.DataFrame:
+        return daily_bars(start, end).drop(columns="close")
+
+    with pytest.raises(DataError, match="missing column"):
+        _get(BarCache(tmp_path), broken, "2021-01-01", "2021-02-01")
+    assert not CacheKey("test", "XYZ", "1d").path(tmp_path).exists()
+
+
+def test_list_and_clear(tmp_path: Path) -> None:
+    cache, fetch = BarCache(tmp_path), CountingFetch()
+    _get(cache, fetch, "2021-01-01", "2021-02-01")
+    cached_bars(
+        source="other",
+        symbol="BTC/USDT:USDT",
+        interval="1d",
+        start=pd.Timestamp("2021-01-01", tz="UTC"),
+        end=pd.Timestamp("2021-01-05", tz="UTC"),
+        fetch=fetch,
+        cache=cache,
+        now=NOW,
+    )
+    entries = {(e.key.source, e.key.symbol): e for e in cache.entries()}
+    assert entries[("test", "XYZ")].rows == 31
+    assert entries[("other", "BTC/USDT:USDT")].rows == 4
+    assert cache.clear(source="other") == 1
+    assert [e.key.symbol for e in cache.entries()] == ["XYZ"]
+
+
+WRITER = textwrap.dedent(
+    """
+    import sys
+    import numpy as np, pandas as pd
+    from pathlib import Path
+    from fintrade.cache import BarCache, CacheKey
+
+    cache, key = BarCache(Path(sys.argv[1])), CacheKey("test", "XYZ", "1m")
+    index = pd.date_range("2020-01-01", periods=400_000, freq="min", tz="UTC")
+    for generation in range(1, 10_000):
+        value = np.full(len(index), float(generation))
+        frame = pd.DataFrame({"open": value, "high": value, "low": value, "close": value, "volume": value}, index=index)
+        cache.write(key, frame, index[0], index[-1])
+        print(generation, flush=True)
+    """
+)
+
+
+def test_killing_a_writer_mid_write_leaves_a_readable_correct_cache(tmp_path: Path) -> None:
+    key = CacheKey("test", "XYZ", "1m")
+    killed_mid_write = 0
+    for delay in (0.05, 0.3, 0.7, 1.1):
+        process = subprocess.Popen([sys.executable, "-c", WRITER, str(tmp_path)], stdout=subprocess.PIPE, text=True)
+        process.stdout.readline()  # one complete write exists
+        time.sleep(delay)
+        process.send_signal(signal.SIGKILL)
+        process.wait()
+        killed_mid_write += any(p.name.endswith(".tmp") for p in key.path(tmp_path).parent.iterdir())
+        frame, _, _ = BarCache(tmp_path).read(key)  # checksum verified inside
+        assert len(frame) == 400_000
+        assert np.unique(frame.to_numpy()).size == 1  # one generation, never a mix
+    assert killed_mid_write >= 1, "no kill landed during a write; the test proved nothing"
+    BarCache(tmp_path).clear()
+    assert not [p for p in key.path(tmp_path).parent.iterdir() if p.name.endswith(".tmp")]
+
+
+def test_two_processes_fetch_once(tmp_path: Path) -> None:
+    script = textwrap.dedent(
+        """
+        import sys, time
+        import pandas as pd
+        from pathlib import Path
+        from fintrade.cache import BarCache, cached_bars
+        sys.path.insert(0, sys.argv[2])
+        from test_cache import daily_bars
+
+        def fetch(start, end):
+            with open(Path(sys.argv[1]) / "fetches.log", "a") as log:
+                log.write(f"{start} {end}\\n")
+            time.sleep(0.5)
+            return daily_bars(start, end)
+
+        cached_bars(source="test", symbol="XYZ", interval="1d", start=pd.Timestamp("2021-01-01", tz="UTC"),
+                    end=pd.Timestamp("2022-01-01", tz="UTC"), fetch=fetch, cache=BarCache(Path(sys.argv[1])),
+                    now=pd.Timestamp("2024-01-01", tz="UTC"))
+        """
+    )
+    here = str(Path(__file__).parent)
+    processes = [subprocess.Popen([sys.executable, "-c", script, str(tmp_path), here]) for _ in range(2)]
+    assert [p.wait() for p in processes] == [0, 0]
+    assert len((tmp_path / "fetches.log").read_text().splitlines()) == 1
