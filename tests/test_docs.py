@@ -37,6 +37,8 @@ def test_every_command_is_documented() -> None:
     from fintrade.cli.main import app
 
     text = (DOCS / "cli.md").read_text()
-    for command in app.registered_commands:
-        name = command.name or command.callback.__name__  # type: ignore[union-attr]
+    names = [command.name or command.callback.__name__ for command in app.registered_commands]  # type: ignore[union-attr]
+    for group in app.registered_groups:
+        names += [f"{group.name} {c.name or c.callback.__name__}" for c in group.typer_instance.registered_commands]  # type: ignore[union-attr]
+    for name in names:
         assert f"fintrade {name}" in text, f"`fintrade {name}` missing from docs/cli.md"
