@@ -43,6 +43,8 @@ BUILTIN_PLUGINS: tuple[str, ...] = (
     "fintrade_synthetic",
     "fintrade_technical",
     "fintrade_aggregators",
+    "fintrade_bybit",
+    "fintrade_yahoo",
 )
 """Modules registered before any entry point, in this order."""
 
