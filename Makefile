@@ -13,7 +13,7 @@ setup: $(BIN)/python
 	$(BIN)/pip install -q -e .
 
 setup-dev: $(BIN)/python
-	$(BIN)/pip install -q -e ".[dev]"
+	$(BIN)/pip install -q -e ".[dev,yahoo,bybit]"
 
 demo: setup
 	$(BIN)/fintrade backtest strategies/sma_crossover.py --report out/sma_crossover.html

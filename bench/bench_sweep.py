@@ -216,7 +216,7 @@ def fintrade_sweep(strategy: Strategy, registry: Registry, inputs: SignalInput, 
         positions,
         inputs.field("open"),
         inputs.field("close"),
-        strategy.costs,
+        Costs(fees=FEES, slippage=SLIPPAGE),
         initial_cash=strategy.initial_cash,
         position_size=strategy.position_size,
     )

@@ -274,8 +274,10 @@ def cached_bars(
     where = f"source {source!r}, symbol {symbol!r}, interval {interval}"
     step = interval_length(interval)
     now = now or pd.Timestamp.now(tz="UTC")
-    last_closed_open = now.floor(step) - step if step <= pd.Timedelta(days=1) else now.floor("D") - step
-    end = min(end, last_closed_open + step)
+    # Only closed bars are cached: a bar opening at o has closed once o + step <= now. Daily bars
+    # are labelled by their (UTC) date, so every day before today has closed; intraday bars need
+    # not sit on the UTC grid (US hourly bars open at :30), so the rule is applied directly.
+    end = min(end, now.floor("D") if step == pd.Timedelta(days=1) else now - step)
     if start >= end:
         raise DataError(f"{where}: empty date range {start} to {end}")
 
@@ -315,10 +317,11 @@ def cached_bars(
                 covered = (covered[0], reached)
             elif gap_end == covered[0] and reached == gap_end:
                 covered = (gap_start, covered[1])
+            # Written after each gap: a failure fetching the next one keeps what this one got.
+            if covered[0] < covered[1]:
+                cache.write(key, frame, covered[0], covered[1])
             if partial is not None:
                 break
-        if gaps and frame is not None and covered is not None and covered[0] < covered[1]:
-            cache.write(key, frame, covered[0], covered[1])
     if partial is not None:
         raise DataError(f"{where}: {partial}; the part received is cached, the rest will be fetched next time")
     assert frame is not None  # a first fetch always runs when nothing is cached

@@ -19,7 +19,10 @@ def call_plugin(what: str, function: Callable[..., T], *args: Any, **kwargs: Any
     try:
         return function(*args, **kwargs)
     except FintradeError as exc:
-        raise type(exc)(f"{what}: {exc}") from exc
+        # Plugins often name themselves already ("source 'yahoo', symbol 'AAPL': ..."); say it once.
+        name = what.split()[-1] if what.endswith("'") else what
+        message = str(exc) if name in str(exc) else f"{what}: {exc}"
+        raise type(exc)(message) from exc
     except Exception as exc:
         raise PluginError(f"{what} failed: {type(exc).__name__}: {exc}") from exc
 

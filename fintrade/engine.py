@@ -8,9 +8,9 @@ per fill, and slippage plus half the spread applied against the fill price.
 Columns are independent sleeves: each symbol (in each parameter combination) starts with an
 equal share of the capital, and a strategy's equity is the sum of its sleeves.
 
-Perpetual swaps pay funding: when bars carry a ``funding_rate`` column, the position held
-after a bar's fill pays ``units * open * rate`` at that bar (longs pay a positive rate, shorts
-receive it). Funding is booked into the sleeve's equity after the simulation, so it does not
+Perpetual swaps pay funding: when bars carry a ``funding_rate`` column, the position carried
+into a bar (held before its fill) pays ``units * open * rate`` at that bar (longs pay a
+positive rate, shorts receive it). Funding is booked into the sleeve's equity after the simulation, so it does not
 change the size of later orders; over a backtest that difference is second order.
 """
 
@@ -69,7 +69,7 @@ def sleeve_values(
     Cash moves by each fill's signed value and fees; holdings are marked at the close. This is
     what ``Portfolio.value()`` computes, without the intermediate DataFrames it builds (about
     half of a large sweep's time under pandas 3). ``funding`` is ``(rates, mark prices)``, both
-    bars x columns: the units held after each bar's fill pay ``units * mark * rate`` there.
+    bars x columns: the units carried into each bar pay ``units * mark * rate`` there.
     """
     n_bars, n_columns = close.shape
     signed_size = np.where(orders["side"] == 0, orders["size"], -orders["size"])  # side 0 = buy
@@ -81,8 +81,11 @@ def sleeve_values(
     np.cumsum(units, axis=0, out=units)
     np.cumsum(cash, axis=0, out=cash)
     if funding is not None:
+        # A settlement at a bar's open is paid by the position carried into the bar: the units
+        # held before that bar's own fill (an entry at the settlement time does not pay it).
         rates, marks = funding
-        cash -= np.cumsum(units * marks * rates, axis=0)
+        carried = np.vstack([np.zeros((1, n_columns)), units[:-1]])
+        cash -= np.cumsum(carried * marks * rates, axis=0)
     units *= close
     cash += initial_cash
     cash += units

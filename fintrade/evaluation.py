@@ -151,8 +151,11 @@ def run_backtest(
     documents = load_documents(strategy, registry, index)
     inputs = SignalInput(bars=bars, documents=documents)
     opens, closes = inputs.field("open"), inputs.field("close")
-    # Perpetual swaps: charge funding when every symbol's bars carry it.
-    funding = inputs.field("funding_rate") if all("funding_rate" in f for f in bars.values()) else None
+    # Perpetual swaps carry funding; spot symbols traded beside them simply pay none.
+    has_funding = any("funding_rate" in frame for frame in bars.values())
+    funding = (
+        pd.DataFrame({s: f.get("funding_rate", 0.0) for s, f in bars.items()}, index=index) if has_funding else None
+    )
 
     costs = registry.cost_presets.get(strategy.costs).costs if isinstance(strategy.costs, str) else strategy.costs
     windows = strategy.splits.windows(n_bars)

@@ -21,9 +21,10 @@ def file_hash(path: Path) -> str:
     return hashlib.sha256(path.read_bytes()).hexdigest()[:16]
 
 
-def library_versions(
-    names: tuple[str, ...] = ("pandas", "numpy", "vectorbt", "vectorbt-rust", "pluggy"),
-) -> dict[str, str]:
+LIBRARIES = ("pandas", "numpy", "vectorbt", "vectorbt-rust", "pluggy", "pyarrow", "yfinance", "ccxt")
+
+
+def library_versions(names: tuple[str, ...] = LIBRARIES) -> dict[str, str]:
     versions = {}
     for name in names:
         try:

@@ -194,10 +194,16 @@ WRITER = textwrap.dedent(
 def test_killing_a_writer_mid_write_leaves_a_readable_correct_cache(tmp_path: Path) -> None:
     key = CacheKey("test", "XYZ", "1m")
     killed_mid_write = 0
-    for delay in (0.05, 0.3, 0.7, 1.1):
+    for delay in (0.05, 0.2, 0.35, 0.5, 0.8, 1.1):
         process = subprocess.Popen([sys.executable, "-c", WRITER, str(tmp_path)], stdout=subprocess.PIPE, text=True)
         process.stdout.readline()  # one complete write exists
         time.sleep(delay)
+        # Kill as soon as a write is under way (a temporary file exists), or at the deadline.
+        deadline = time.monotonic() + 2.0
+        while time.monotonic() < deadline and not any(
+            p.name.endswith(".tmp") for p in key.path(tmp_path).parent.iterdir()
+        ):
+            time.sleep(0.002)
         process.send_signal(signal.SIGKILL)
         process.wait()
         killed_mid_write += any(p.name.endswith(".tmp") for p in key.path(tmp_path).parent.iterdir())

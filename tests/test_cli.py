@@ -6,12 +6,30 @@ import json
 import os
 import subprocess
 import sys
+from collections.abc import Callable, Iterator
+from contextlib import AbstractContextManager, contextmanager
 from pathlib import Path
 
 import pytest
 
+from tests.loopback.bybit import bybit_env
+from tests.loopback.yahoo import yahoo_env
+
 ROOT = Path(__file__).resolve().parents[1]
 STRATEGIES = sorted((ROOT / "strategies").glob("*.py"))
+
+# Strategies whose data source is a network service run against a loopback server speaking
+# that service's API (the same files run unchanged against the real service): file name ->
+# a context manager, given a fresh cache dir, that serves and yields the environment to use.
+LOOPBACK: dict[str, Callable[[Path], AbstractContextManager[dict[str, str]]]] = {
+    "bybit_perp_funding.py": bybit_env,
+    "yahoo_equities.py": yahoo_env,
+}
+
+
+@contextmanager
+def _no_loopback(cache_dir: Path) -> Iterator[dict[str, str]]:
+    yield {}
 
 
 def fintrade(*args: str, env: dict[str, str] | None = None, cwd: Path = ROOT) -> subprocess.CompletedProcess[str]:
@@ -145,8 +163,9 @@ def test_inline_strategy_plugin_is_used_and_listed(tmp_path: Path) -> None:
 
 
 @pytest.mark.parametrize("strategy", STRATEGIES, ids=[p.name for p in STRATEGIES])
-def test_every_strategy_file_backtests_offline(strategy: Path) -> None:
-    result = fintrade("backtest", str(strategy), "--json", "--quiet")
+def test_every_strategy_file_backtests_offline(strategy: Path, tmp_path: Path) -> None:
+    with LOOPBACK.get(strategy.name, _no_loopback)(tmp_path) as env:
+        result = fintrade("backtest", str(strategy), "--json", "--quiet", env=env)
     assert result.returncode == 0, result.stderr
     data = json.loads(result.stdout)
     assert data["bars"] > 100 and data["splits"]["test"]["strategy"]["sharpe"] is not None

@@ -104,13 +104,13 @@ def test_sleeve_values_equal_vectorbt_portfolio_value() -> None:
 
 
 def test_funding_is_charged_on_the_position_held_at_each_bar() -> None:
-    # Long 10 shares from bar 1's open (100) to bar 3's open; funding 1% at bars 1 and 2, 5% at bar 4.
+    # Long 10 units from bar 1's open (100) to bar 3's open; funding 1% at bars 1 and 2, 5% at bar 4.
+    # Settlements are paid by the position carried into the bar: bar 2 only (entered at bar 1's open).
     flat = pd.DataFrame({"X": [100.0] * 6}, index=INDEX)
     funding = pd.DataFrame({"X": [0.0, 0.01, 0.01, 0.0, 0.05, 0.0]}, index=INDEX)
     long_ = simulate(_positions([1, 1, 0, 0, 0, 0]), flat, flat, Costs(), initial_cash=1_000.0, funding_rates=funding)
-    # Held after the fills of bars 1 and 2: 10 units x 100 x 1% twice; nothing after the exit.
-    assert long_.value[:, 0].tolist() == pytest.approx([1_000.0, 990.0, 980.0, 980.0, 980.0, 980.0])
+    assert long_.value[:, 0].tolist() == pytest.approx([1_000.0, 1_000.0, 990.0, 990.0, 990.0, 990.0])
     short = simulate(_positions([-1, -1, 0, 0, 0, 0]), flat, flat, Costs(), initial_cash=1_000.0, funding_rates=funding)
-    assert short.value[-1, 0] == pytest.approx(1_020.0)  # shorts receive a positive rate
+    assert short.value[-1, 0] == pytest.approx(1_010.0)  # shorts receive a positive rate
     unfunded = simulate(_positions([1, 1, 0, 0, 0, 0]), flat, flat, Costs(), initial_cash=1_000.0)
     assert unfunded.value[-1, 0] == pytest.approx(1_000.0)

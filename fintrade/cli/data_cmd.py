@@ -90,10 +90,11 @@ def list_cached(as_json: bool = typer.Option(False, "--json", help="Print machin
     table = Table(title=f"fintrade cache: {cache_root()}", title_justify="left")
     for column in ("source", "symbol", "interval", "adj.", "from", "to", "rows", "size"):
         table.add_column(column, justify="right" if column in ("rows", "size") else "left")
-    for row in rows:
-        span = [(row[k] or "corrupt")[:16].replace("T", " ") for k in ("start", "end")]
-        size = f"{row['size_bytes'] / 1024:.0f} KiB"
-        table.add_row(row["source"], row["symbol"], row["interval"], row["adjustment"], *span, str(row["rows"]), size)
+    for entry, row in zip(entries, rows, strict=True):
+        span = [str(row[k] or "corrupt")[:16].replace("T", " ") for k in ("start", "end")]
+        key = entry.key
+        size = f"{entry.size_bytes / 1024:.0f} KiB"
+        table.add_row(key.source, key.symbol, key.interval, key.adjustment, *span, str(entry.rows), size)
     Console().print(table)
 
 
