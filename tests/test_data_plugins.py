@@ -8,8 +8,6 @@ from __future__ import annotations
 
 import gzip
 import json
-import subprocess
-import sys
 from importlib import resources
 from pathlib import Path
 
@@ -42,22 +40,6 @@ def load_documents(registry: Registry, source: str, symbols: tuple[str, ...] = (
 
 def stamp(text: str) -> pd.Timestamp:
     return pd.Timestamp(text, tz=UTC)
-
-
-def test_registering_the_data_plugins_imports_no_pandas() -> None:
-    # The CLI imports every built-in plugin to list commands; `fintrade --help` must stay light.
-    code = (
-        "import sys\nimport fintrade_local, fintrade_sample, fintrade_synthetic\n"
-        "for plugin in (fintrade_local, fintrade_sample, fintrade_synthetic):\n"
-        "    list(plugin.fintrade_data_sources()); list(plugin.fintrade_text_sources())\n"
-        "print(sorted(name for name in ('pandas', 'pyarrow') if name in sys.modules))\n"
-    )
-    result = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, timeout=60, check=False)
-    assert result.stdout.strip() == "[]", result.stdout + result.stderr
-
-
-# ---------------------------------------------------------------------------------------------
-# local: bars from files
 
 
 def price_table(n: int = 5, start: str = "2020-01-01") -> pd.DataFrame:
