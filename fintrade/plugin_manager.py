@@ -45,6 +45,7 @@ BUILTIN_PLUGINS: tuple[str, ...] = (
     "fintrade_aggregators",
     "fintrade_bybit",
     "fintrade_yahoo",
+    "fintrade_datasets",
 )
 """Modules registered before any entry point, in this order."""
 
