@@ -46,6 +46,7 @@ BUILTIN_PLUGINS: tuple[str, ...] = (
     "fintrade_bybit",
     "fintrade_yahoo",
     "fintrade_datasets",
+    "fintrade_adapters",
 )
 """Modules registered before any entry point, in this order."""
 

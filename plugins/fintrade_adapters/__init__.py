@@ -1,0 +1,41 @@
+"""Built-in plugin: adapter methods (LoRA, QLoRA, prefix tuning, IA3) and the training commands.
+
+Registers the ``lora``, ``qlora``, ``prefix`` and ``ia3`` adapter methods and the
+``fintrade train``, ``fintrade evaluate`` and ``fintrade ablate`` commands. See
+``docs/training.md``.
+
+The CLI imports every built-in plugin to build its command list, so nothing here imports
+torch, transformers or peft: the methods' ``train`` is deferred and the commands import their
+machinery inside their bodies.
+
+Module roles: :mod:`.models` (where base models come from), :mod:`.quantization` (4-bit
+loading and its CPU fixes), :mod:`.methods` (peft configurations per method and architecture),
+:mod:`.data` (datasets checked and split), :mod:`.tasks` (examples, batches, loss, metrics),
+:mod:`.training` (the loop), :mod:`.runner` (one run, end to end), :mod:`.artifacts` (save,
+load, merge), :mod:`.evaluation`, :mod:`.ablation`, :mod:`.cli`.
+"""
+
+from __future__ import annotations
+
+from typing import TYPE_CHECKING
+
+import fintrade
+from fintrade.types import AdapterMethod
+from fintrade_adapters.methods import adapter_methods
+
+if TYPE_CHECKING:
+    import typer
+
+
+@fintrade.hookimpl
+def fintrade_adapter_methods() -> list[AdapterMethod]:
+    """``lora``, ``qlora``, ``prefix`` and ``ia3``."""
+    return adapter_methods()
+
+
+@fintrade.hookimpl
+def fintrade_register_commands(app: typer.Typer) -> None:
+    """``fintrade train``, ``fintrade evaluate`` and ``fintrade ablate``."""
+    from fintrade_adapters.cli import register
+
+    register(app)

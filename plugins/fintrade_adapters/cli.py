@@ -1,0 +1,227 @@
+"""The ``fintrade train``, ``fintrade evaluate`` and ``fintrade ablate`` commands.
+
+This module is imported while the CLI starts, so it imports only typer and fintrade's light
+modules; torch, transformers and peft load inside the command functions.
+"""
+
+from __future__ import annotations
+
+import json
+import shlex
+import sys
+from pathlib import Path
+from typing import Any
+
+import typer
+
+from fintrade.errors import ConfigError
+
+MODEL_HELP = "Base model: an alias (minilm, smollm2, mpnet), a local folder, or a hub id (owner/name)."
+OPTION_HELP = "Any training option as key=value (repeatable); dataset.KEY=VALUE goes to the dataset's loader."
+
+
+def _training_values(
+    *,
+    config: Path | None,
+    options: list[str],
+    flags: dict[str, Any],
+) -> dict[str, Any]:
+    """Config file, then --option pairs, then explicit flags: the later ones win."""
+    from fintrade_adapters.config import parse_options, read_config_file
+
+    values: dict[str, Any] = read_config_file(config) if config else {}
+    parsed = parse_options(options)
+    if "dataset_options" in parsed:
+        values["dataset_options"] = {**values.get("dataset_options", {}), **parsed.pop("dataset_options")}
+    values |= parsed
+    values |= {key: value for key, value in flags.items() if value is not None}
+    values.setdefault("command", shlex.join(["fintrade", *sys.argv[1:]]))
+    values.setdefault("progress", sys.stderr.isatty())
+    return values
+
+
+def _quiet_libraries() -> None:
+    """Keep the terminal for fintrade's own output: no weight-loading bars, no known-harmless notices."""
+    import logging
+
+    # bitsandbytes logs "Failed to load CPU gemm_4bit_forward from kernels-community" on import on
+    # every CPU machine; it is harmless (ASSETS) and installing `kernels` would fetch from a hub.
+    logging.getLogger("bitsandbytes").setLevel(logging.ERROR)
+    from transformers.utils import logging as transformers_logging
+
+    transformers_logging.disable_progress_bar()
+
+
+def _fmt(value: Any) -> str:
+    if value is None:
+        return "-"
+    if isinstance(value, float):
+        return f"{value:.4f}"
+    return str(value)
+
+
+def _print_table(title: str, columns: list[str], rows: list[list[Any]]) -> None:
+    from rich.console import Console
+    from rich.table import Table
+
+    table = Table(title=title)
+    for column in columns:
+        table.add_column(column)
+    for row in rows:
+        table.add_row(*(_fmt(cell) for cell in row))
+    Console().print(table)
+
+
+def train(
+    model: str | None = typer.Option(None, "--model", help=MODEL_HELP),
+    method: str | None = typer.Option(
+        None, "--method", help="Adapter method: lora, qlora, prefix, ia3 (default lora)."
+    ),
+    dataset: str | None = typer.Option(None, "--dataset", help="Labelled dataset name (see `fintrade plugins`)."),
+    output: Path | None = typer.Option(None, "--output", help="Artifact directory to write."),
+    option: list[str] = typer.Option([], "--option", "-o", help=OPTION_HELP),
+    config: Path | None = typer.Option(None, "--config", help="A .json or .toml file of training options."),
+    epochs: float | None = typer.Option(None, "--epochs", help="Passes over the training split (default 1)."),
+    max_steps: int | None = typer.Option(None, "--max-steps", help="Stop after this many optimizer steps."),
+    lr: float | None = typer.Option(None, "--lr", help="Peak learning rate (default per method)."),
+    batch_size: int | None = typer.Option(None, "--batch-size", help="Examples per batch (default 16)."),
+    max_length: int | None = typer.Option(
+        None, "--max-length", help="Truncate texts to this many tokens (default 128)."
+    ),
+    rank: int | None = typer.Option(None, "--rank", help="LoRA rank (default 8)."),
+    alpha: int | None = typer.Option(None, "--alpha", help="LoRA alpha (default 16)."),
+    dropout: float | None = typer.Option(None, "--dropout", help="LoRA dropout (default 0.1)."),
+    seed: int | None = typer.Option(None, "--seed", help="Seed for the split, the head and the batches (default 0)."),
+    split: str | None = typer.Option(None, "--split", help="stratified (default) or time (needs dates)."),
+    limit: int | None = typer.Option(None, "--limit", help="Use at most N rows of the dataset (quick runs)."),
+    merge: bool = typer.Option(
+        False, "--merge", help="Also write OUTPUT/merged, a full model with the adapter merged."
+    ),
+    json_output: bool = typer.Option(False, "--json", help="Print the manifest as JSON."),
+) -> None:
+    """Fine-tune a base model with an adapter method on a labelled dataset; write a PEFT artifact."""
+    from fintrade.registry import get_registry
+
+    _quiet_libraries()
+    flags: dict[str, Any] = {"model": model, "method": method, "dataset": dataset}
+    flags["output"] = str(output) if output else None
+    flags |= {"epochs": epochs, "max_steps": max_steps, "lr": lr, "batch_size": batch_size, "max_length": max_length}
+    flags |= {"rank": rank, "alpha": alpha, "dropout": dropout, "seed": seed, "split": split, "limit": limit}
+    flags["merge"] = merge or None
+    values = _training_values(config=config, options=option, flags=flags)
+    values.setdefault("method", "lora")
+    adapter = get_registry().adapter_methods.get(str(values["method"]))
+    path = Path(adapter.train(values))
+    manifest_file = path / "fintrade_manifest.json"
+    manifest = json.loads(manifest_file.read_text()) if manifest_file.is_file() else {}
+    if json_output:
+        print(json.dumps(manifest, indent=2, default=str))
+        return
+    metrics = manifest.get("metrics", {})
+    rows = [
+        [name, (metrics.get(name) or {}).get("loss"), (metrics.get(name) or {}).get("accuracy"),
+         (metrics.get(name) or {}).get("macro_f1")]
+        for name in ("validation", "test")
+    ]  # fmt: skip
+    _print_table(
+        f"{manifest.get('method', values['method'])} on {values.get('model')}",
+        ["split", "loss", "accuracy", "macro F1"],
+        rows,
+    )
+    parameters = manifest.get("parameters", {})
+    print(
+        f"artifact: {path}  trainable {parameters.get('trainable', '?')} of {parameters.get('total', '?')} parameters, "
+        f"{metrics.get('steps', '?')} steps, train loss {_fmt(metrics.get('train_loss'))}"
+    )
+    if "merged" in manifest:
+        merged = manifest["merged"]
+        print(f"merged: {path / merged['path']} (max |logit difference| {merged['max_abs_logit_difference']:.2e})")
+
+
+def evaluate(
+    artifact: Path = typer.Argument(..., help="An artifact directory written by `fintrade train`."),
+    dataset: str | None = typer.Option(None, "--dataset", help="Dataset to score (default: the training dataset)."),
+    split: str = typer.Option("test", "--split", help="test, validation or train of the training split; or all rows."),
+    option: list[str] = typer.Option([], "--option", "-o", help="Dataset option as key=value (repeatable)."),
+    limit: int | None = typer.Option(None, "--limit", help="Score at most N rows."),
+    batch_size: int = typer.Option(32, "--batch-size", help="Examples per batch."),
+    json_output: bool = typer.Option(False, "--json", help="Print the metrics as JSON."),
+) -> None:
+    """Score an adapter artifact: accuracy, macro and weighted F1, confusion matrix."""
+    from fintrade_adapters.artifacts import read_manifest
+    from fintrade_adapters.config import parse_options
+    from fintrade_adapters.evaluation import evaluate_artifact
+
+    _quiet_libraries()
+    name = dataset or read_manifest(artifact)["dataset"]["name"]
+    options = {key.removeprefix("dataset."): value for key, value in parse_options(option).items()}
+    options |= options.pop("dataset_options", {})
+    metrics = evaluate_artifact(
+        artifact, name, split=split, options=options or None, batch_size=batch_size, limit=limit
+    )
+    if json_output:
+        print(json.dumps(metrics, indent=2))
+        return
+    _print_table(
+        f"{artifact} on {name} ({metrics['split']}, {metrics['n']} rows)",
+        ["metric", "value"],
+        [["accuracy", metrics["accuracy"]], ["macro F1", metrics["macro_f1"]], ["weighted F1", metrics["weighted_f1"]],
+         ["loss", metrics["loss"]]],
+    )  # fmt: skip
+    labels = metrics["labels"]
+    _print_table(
+        "confusion matrix (rows: true, columns: predicted)",
+        ["", *labels],
+        [[label, *row] for label, row in zip(labels, metrics["confusion_matrix"], strict=True)],
+    )
+
+
+def ablate(
+    model: str | None = typer.Option(None, "--model", help=MODEL_HELP),
+    method: str = typer.Option("lora", "--method", help="A LoRA-type method: lora or qlora."),
+    dataset: str | None = typer.Option(None, "--dataset", help="Labelled dataset name."),
+    ranks: str = typer.Option("4,8,16", "--ranks", help="Comma-separated LoRA ranks."),
+    output: Path = typer.Option(Path("out/ablate"), "--output", help="Folder for one artifact per rank."),
+    option: list[str] = typer.Option([], "--option", "-o", help=OPTION_HELP),
+    config: Path | None = typer.Option(None, "--config", help="A .json or .toml file of training options."),
+    epochs: float | None = typer.Option(None, "--epochs", help="Passes over the training split (default 1)."),
+    max_steps: int | None = typer.Option(None, "--max-steps", help="Stop after this many optimizer steps."),
+    lr: float | None = typer.Option(None, "--lr", help="Peak learning rate."),
+    batch_size: int | None = typer.Option(None, "--batch-size", help="Examples per batch."),
+    max_length: int | None = typer.Option(None, "--max-length", help="Truncate texts to this many tokens."),
+    seed: int | None = typer.Option(None, "--seed", help="Seed shared by every run."),
+    limit: int | None = typer.Option(None, "--limit", help="Use at most N rows of the dataset."),
+    json_output: bool = typer.Option(False, "--json", help="Print the rows as JSON."),
+) -> None:
+    """Train the same adapter at several LoRA ranks; one table of parameters, losses and metrics."""
+    from fintrade_adapters.ablation import ablate_ranks
+    from fintrade_adapters.methods import get_method
+
+    _quiet_libraries()
+    if get_method(method).name not in ("lora", "qlora"):
+        raise ConfigError(f"ablate --ranks needs a LoRA-type method (lora, qlora), not {method!r}")
+    try:
+        rank_list = [int(part) for part in ranks.split(",") if part.strip()]
+    except ValueError:
+        raise ConfigError(f"--ranks must be comma-separated integers, got {ranks!r}") from None
+    flags: dict[str, Any] = {"model": model, "method": method, "dataset": dataset, "output": str(output)}
+    flags["epochs"] = epochs
+    flags |= {"max_steps": max_steps, "lr": lr, "batch_size": batch_size, "max_length": max_length, "seed": seed}
+    flags["limit"] = limit
+    values = _training_values(config=config, options=option, flags=flags)
+    rows = ablate_ranks(values, rank_list, output)
+    if json_output:
+        print(json.dumps(rows, indent=2))
+        return
+    columns = ["rank", "trainable params", "train loss", "eval loss", "accuracy", "macro F1"]
+    keys = ["rank", "trainable_parameters", "train_loss", "eval_loss", "accuracy", "macro_f1"]
+    _print_table(
+        f"{method} rank ablation ({rows[0]['evaluated_on']} split)", columns, [[r[k] for k in keys] for r in rows]
+    )
+
+
+def register(app: typer.Typer) -> None:
+    """Add the three commands to the root app."""
+    app.command("train")(train)
+    app.command("evaluate")(evaluate)
+    app.command("ablate")(ablate)

@@ -1,0 +1,139 @@
+"""The adapter methods: LoRA, QLoRA, prefix tuning and IA3, as peft configurations on a base model.
+
+Each method is an :class:`~fintrade.types.AdapterMethod` whose ``train(config)`` runs
+:func:`fintrade_adapters.runner.train` with the method set. This module decides, per method
+and architecture, which modules are adapted, what stays trainable (the classification head,
+through ``modules_to_save``), and which combinations cannot work (one clear error each).
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import TYPE_CHECKING, Any
+
+from fintrade.deferred import deferred
+from fintrade.types import AdapterMethod
+from fintrade_adapters.errors import UnsupportedMethodError
+
+if TYPE_CHECKING:
+    import torch
+
+    from fintrade_adapters.config import TrainConfig
+
+# Attention (and for decoders, MLP) projections per architecture: the usual LoRA targets.
+LORA_TARGETS: dict[str, tuple[str, ...]] = {
+    "bert": ("query", "value"),
+    "roberta": ("query", "value"),
+    "xlm-roberta": ("query", "value"),
+    "electra": ("query", "value"),
+    "distilbert": ("q_lin", "v_lin"),
+    "mpnet": ("q", "v"),
+    "llama": ("q_proj", "k_proj", "v_proj", "o_proj", "gate_proj", "up_proj", "down_proj"),
+    "mistral": ("q_proj", "k_proj", "v_proj", "o_proj", "gate_proj", "up_proj", "down_proj"),
+    "qwen2": ("q_proj", "k_proj", "v_proj", "o_proj", "gate_proj", "up_proj", "down_proj"),
+}
+# Prefix tuning feeds past key/values into every attention layer; these models take none.
+NO_PREFIX = frozenset({"mpnet", "distilbert"})
+
+
+@dataclass(frozen=True)
+class Method:
+    """What the runner needs to know about a method beyond its peft configuration."""
+
+    name: str
+    description: str
+    quantized: bool = False
+    mergeable: bool = True
+
+
+METHODS: dict[str, Method] = {
+    "lora": Method("lora", "LoRA: low-rank updates of the attention (and MLP) projections; head trained"),
+    "qlora": Method("qlora", "QLoRA: LoRA on a 4-bit NF4 base (bitsandbytes), double quantisation", quantized=True),
+    "prefix": Method("prefix", "Prefix tuning: trained virtual key/value tokens in every layer", mergeable=False),
+    "ia3": Method("ia3", "IA3: learned rescaling of keys, values and feed-forward activations"),
+}
+
+
+def adapter_methods() -> list[AdapterMethod]:
+    """The records the plugin registers; ``train`` imports the heavy code on its first call."""
+    return [
+        AdapterMethod(
+            name=m.name, train=deferred(f"fintrade_adapters.runner:train_{m.name}"), description=m.description
+        )
+        for m in METHODS.values()
+    ]
+
+
+def get_method(name: str) -> Method:
+    from fintrade.errors import ConfigError, did_you_mean
+
+    if name not in METHODS:
+        raise ConfigError(f"unknown adapter method {name!r}{did_you_mean(name, METHODS)}; known: {', '.join(METHODS)}")
+    return METHODS[name]
+
+
+def check_supported(method: Method, kind: str, model_name: str) -> None:
+    """Refuse, before anything heavy loads, a method the architecture cannot take."""
+    if method.name == "prefix" and kind in NO_PREFIX:
+        raise UnsupportedMethodError(
+            f"method 'prefix' cannot adapt model {model_name!r}: architecture {kind!r} takes no past key/values "
+            "(prefix tuning needs them); use --method lora"
+        )
+
+
+def lora_targets(kind: str, override: tuple[str, ...] | None, model_name: str) -> list[str]:
+    """The modules LoRA adapts: the user's list, else the architecture's default."""
+    if override:
+        return list(override)
+    if kind in LORA_TARGETS:
+        return list(LORA_TARGETS[kind])
+    from peft.utils.constants import TRANSFORMERS_MODELS_TO_LORA_TARGET_MODULES_MAPPING as PEFT_DEFAULTS
+
+    if kind in PEFT_DEFAULTS:
+        return list(PEFT_DEFAULTS[kind])
+    raise UnsupportedMethodError(
+        f"no default LoRA target modules for model {model_name!r} (architecture {kind!r}); "
+        "name them with --option target_modules=a,b"
+    )
+
+
+def peft_config(method: Method, config: TrainConfig, kind: str, head: tuple[str, ...]) -> Any:
+    """The peft configuration of ``method`` for a sequence classifier of architecture ``kind``."""
+    from peft import IA3Config, LoraConfig, PrefixTuningConfig, TaskType
+
+    if method.name in ("lora", "qlora"):
+        return LoraConfig(
+            task_type=TaskType.SEQ_CLS,
+            r=config.rank,
+            lora_alpha=config.alpha,
+            lora_dropout=config.dropout,
+            target_modules=lora_targets(kind, config.target_modules, config.model),
+            # The new head is trained in full and saved with the adapter, so that
+            # PeftModel.from_pretrained restores it unchanged.
+            modules_to_save=list(head),
+        )
+    if method.name == "prefix":
+        return PrefixTuningConfig(
+            task_type=TaskType.SEQ_CLS, num_virtual_tokens=config.virtual_tokens, modules_to_save=list(head)
+        )
+    if method.name == "ia3":
+        targets = list(config.target_modules) if config.target_modules else None
+        return IA3Config(task_type=TaskType.SEQ_CLS, target_modules=targets, modules_to_save=list(head))
+    raise UnsupportedMethodError(f"adapter method {method.name!r} has no peft configuration")
+
+
+def adapt(model: torch.nn.Module, method: Method, config: TrainConfig, kind: str, head: tuple[str, ...]) -> Any:
+    """Wrap ``model`` in a peft model of ``method``: only adapter and head parameters train."""
+    import warnings
+
+    from peft import get_peft_model
+
+    try:
+        with warnings.catch_warnings():
+            # peft calls a transformers method that transformers deprecates; nothing for users to do.
+            warnings.filterwarnings("ignore", message=".*is_gradient_checkpointing.*", category=FutureWarning)
+            return get_peft_model(model, peft_config(method, config, kind, head))  # type: ignore[arg-type]
+    except ValueError as exc:
+        # peft raises ValueError for target modules that do not exist in the model.
+        first = str(exc).strip().splitlines()[0]
+        raise UnsupportedMethodError(f"method {method.name!r} cannot adapt model {config.model!r}: {first}") from None
