@@ -178,6 +178,7 @@ def test_builtins_import_only_the_public_api() -> None:
         "fintrade.costs",
         "fintrade.registry",
         "fintrade.manifest",
+        "fintrade.options",
     }
     offenders = []
     for path in (ROOT / "plugins").rglob("*.py"):

@@ -47,9 +47,9 @@ import numpy as np
 import pandas as pd
 
 from fintrade.errors import ConfigError, DataError, did_you_mean
+from fintrade.options import check_option_names, text_option
 from fintrade_datasets.labelled import keep_texts, labelled_frame
 from fintrade_datasets.labels import check_label_map, is_missing, plural, sentiment_labels
-from fintrade_datasets.options import check_option_names, text_option
 
 OPTIONS: tuple[str, ...] = (
     "date_column",

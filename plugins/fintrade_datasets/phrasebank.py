@@ -52,9 +52,9 @@ import pandas as pd
 
 from fintrade.cache import DataWarning
 from fintrade.errors import ConfigError, DataError
+from fintrade.options import bool_option, check_option_names
 from fintrade_datasets.labelled import labelled_frame
 from fintrade_datasets.labels import SENTIMENT_LABELS, plural
-from fintrade_datasets.options import bool_option, check_option_names
 
 DATASET = "dataset 'phrasebank'"
 OPTIONS: tuple[str, ...] = ("agreement", "dedupe", "path")

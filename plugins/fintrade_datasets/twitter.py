@@ -21,9 +21,9 @@ from typing import Any
 import pandas as pd
 
 from fintrade.errors import DataError
+from fintrade.options import check_option_names
 from fintrade_datasets.labelled import labelled_frame
 from fintrade_datasets.labels import sentiment_labels
-from fintrade_datasets.options import check_option_names
 
 DATASET = "dataset 'twitter-fin'"
 FOLDER = "twitter_financial_news"

@@ -17,8 +17,8 @@ import pandas as pd
 
 from fintrade.bars import clip_range, to_utc_timestamp, validate_bars
 from fintrade.errors import ConfigError, DataError
+from fintrade.options import bool_option, check_option_names, path_option
 from fintrade.types import OHLCV_COLUMNS, BarsRequest
-from fintrade_local.options import bool_option, check_option_names, path_option
 from fintrade_local.tables import Table, columns_by_key, file_format, read_table
 from fintrade_local.timestamps import parse_utc
 

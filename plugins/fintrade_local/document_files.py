@@ -15,8 +15,8 @@ import pandas as pd
 
 from fintrade.bars import to_utc_timestamp
 from fintrade.errors import DataError
+from fintrade.options import check_option_names, path_option
 from fintrade.types import DOCUMENT_COLUMNS, DocumentsRequest
-from fintrade_local.options import check_option_names, path_option
 from fintrade_local.tables import column_key, columns_by_key, file_format, read_table
 from fintrade_local.timestamps import parse_utc
 

@@ -21,9 +21,9 @@ import pandas as pd
 
 from fintrade.bars import clip_range, to_utc_timestamp, validate_bars
 from fintrade.errors import ConfigError, DataError
+from fintrade.options import bool_option, check_option_names
 from fintrade.types import OHLCV_COLUMNS, BarsRequest
 from fintrade_sample.bundle import PRICE_FOLDER, check_symbols, data_file
-from fintrade_sample.options import bool_option, check_option_names
 
 SOURCE = "source 'sample'"
 OPTIONS: tuple[str, ...] = ("adjusted",)

@@ -13,9 +13,9 @@ from typing import Any
 import pandas as pd
 
 from fintrade.bars import to_utc_timestamp
+from fintrade.options import check_option_names
 from fintrade.types import DOCUMENT_COLUMNS, DocumentsRequest
 from fintrade_sample.bundle import TWEETS_FILE, check_symbols, data_file
-from fintrade_sample.options import check_option_names
 
 TEXT_SOURCE = "text source 'sample-tweets'"
 
