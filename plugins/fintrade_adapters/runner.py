@@ -123,25 +123,14 @@ def run(values: Mapping[str, Any]) -> TrainedRun:
 
 
 def loop_options(config: TrainConfig) -> Any:
+    """The optimisation part of a run's configuration: every LoopOptions field, read from the config."""
+    from dataclasses import fields
+
     from fintrade_adapters.training import LoopOptions
 
-    return LoopOptions(
-        lr=config.learning_rate,
-        epochs=config.epochs,
-        max_steps=config.max_steps,
-        batch_size=config.batch_size,
-        grad_accum=config.grad_accum,
-        weight_decay=config.weight_decay,
-        max_grad_norm=config.max_grad_norm,
-        schedule=config.schedule,
-        warmup_ratio=config.warmup_ratio,
-        eval_every=config.eval_every,
-        patience=config.patience,
-        stop_metric=config.stop_metric,
-        bucket=config.bucket,
-        seed=config.seed,
-        progress=config.progress,
-    )
+    # The config calls it learning_rate (resolved per method); every other name is shared.
+    values = {item.name: getattr(config, item.name) for item in fields(LoopOptions) if item.name != "lr"}
+    return LoopOptions(lr=config.learning_rate, **values)
 
 
 def build_manifest(
