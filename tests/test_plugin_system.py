@@ -179,6 +179,7 @@ def test_builtins_import_only_the_public_api() -> None:
         "fintrade.registry",
         "fintrade.manifest",
         "fintrade.options",
+        "fintrade.jsonlines",
     }
     offenders = []
     for path in (ROOT / "plugins").rglob("*.py"):

@@ -36,7 +36,6 @@ from __future__ import annotations
 import codecs
 import gzip
 import io
-import json
 import zlib
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
@@ -47,6 +46,7 @@ import numpy as np
 import pandas as pd
 
 from fintrade.errors import ConfigError, DataError, did_you_mean
+from fintrade.jsonlines import json_objects
 from fintrade.options import check_option_names, text_option
 from fintrade_datasets.labelled import keep_texts, labelled_frame
 from fintrade_datasets.labels import check_label_map, is_missing, plural, sentiment_labels
@@ -141,20 +141,9 @@ def parse_csv(text: str, where: str) -> Records:
 
 def parse_jsonl(text: str, where: str) -> Records:
     """One JSON object per line; a key missing from some lines reads as null on those lines."""
-    objects: list[dict[str, Any]] = []
-    numbers: list[int] = []
-    # split("\n"), not splitlines(): JSON strings may hold a raw U+2028, which splitlines() breaks on.
-    for number, line in enumerate(text.split("\n"), start=1):
-        if not line.strip():
-            continue
-        try:
-            value = json.loads(line)
-        except json.JSONDecodeError as exc:
-            raise DataError(f"{where}: line {number}: invalid JSON ({exc.msg} at column {exc.colno})") from None
-        if not isinstance(value, dict):
-            raise DataError(f"{where}: line {number}: expected a JSON object, got {type(value).__name__}")
-        objects.append(value)
-        numbers.append(number)
+    parsed = list(json_objects(text.split("\n"), where))
+    numbers = [number for number, _ in parsed]
+    objects = [value for _, value in parsed]
     keys = list(dict.fromkeys(key for value in objects for key in value))
     columns = {key: [value.get(key) for value in objects] for key in keys}
     return Records(columns, numbers, "line")

@@ -7,7 +7,6 @@ one :class:`~fintrade.errors.DataError` naming the file instead of a parser trac
 from __future__ import annotations
 
 import gzip
-import json
 import re
 from dataclasses import dataclass
 from pathlib import Path
@@ -16,6 +15,7 @@ from typing import Any
 import pandas as pd
 
 from fintrade.errors import DataError
+from fintrade.jsonlines import json_objects
 
 CSV_SUFFIXES: tuple[str, ...] = (".csv", ".csv.gz")
 PARQUET_SUFFIXES: tuple[str, ...] = (".parquet", ".pq")
@@ -99,15 +99,7 @@ def _read_jsonl(path: Path, where: str) -> pd.DataFrame:
     numbers: list[int] = []
     try:
         with opener(path, "rt", encoding="utf-8") as lines:
-            for number, line in enumerate(lines, start=1):
-                if not line.strip():
-                    continue
-                try:
-                    record = json.loads(line)
-                except json.JSONDecodeError as exc:
-                    raise DataError(f"{where}: line {number}: invalid JSON ({exc.msg})") from None
-                if not isinstance(record, dict):
-                    raise DataError(f"{where}: line {number}: expected a JSON object, got {type(record).__name__}")
+            for number, record in json_objects(lines, where):
                 records.append(record)
                 numbers.append(number)
     except (UnicodeDecodeError, OSError) as exc:
