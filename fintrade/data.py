@@ -3,9 +3,11 @@
 from __future__ import annotations
 
 import hashlib
+import warnings
 
 import pandas as pd
 
+from fintrade.alignment import AlignmentWarning, prepare_documents
 from fintrade.bars import align_bars, clip_range, to_utc_timestamp, validate_bars
 from fintrade.calls import call_plugin
 from fintrade.errors import ConfigError, DataError
@@ -43,17 +45,26 @@ def load_bars(strategy: Strategy, registry: Registry) -> tuple[dict[str, pd.Data
     return aligned, warnings
 
 
-def load_documents(strategy: Strategy, registry: Registry, index: pd.DatetimeIndex) -> pd.DataFrame | None:
-    """Documents for the strategy's symbols up to the last bar, or None without a text source."""
+def load_documents(
+    strategy: Strategy, registry: Registry, index: pd.DatetimeIndex, close_times: pd.DatetimeIndex
+) -> tuple[pd.DataFrame | None, list[str]]:
+    """Documents for the strategy's symbols known by the last bar's close, or None without a
+    text source, plus warnings about what was dropped (see :func:`fintrade.alignment.prepare_documents`)."""
     if strategy.text_source is None:
-        return None
+        return None, []
     source = registry.text_sources.get(strategy.text_source)
-    request = DocumentsRequest(tuple(strategy.symbols), index[0], None, dict(strategy.text_options))
+    request = DocumentsRequest(tuple(strategy.symbols), index[0], close_times[-1], dict(strategy.text_options))
     documents = call_plugin(f"text source {source.name!r}", source.load, request)
     missing = [c for c in DOCUMENT_COLUMNS if c not in documents.columns]
     if missing:
         raise DataError(f"text source {source.name!r}: documents lack column(s) {', '.join(missing)}")
-    return documents
+    with warnings.catch_warnings(record=True) as caught:
+        warnings.simplefilter("always", AlignmentWarning)
+        prepared = prepare_documents(documents, list(strategy.symbols), close_times[-1], f"text source {source.name!r}")
+    notes = [str(w.message) for w in caught if issubclass(w.category, AlignmentWarning)]
+    if prepared.empty:
+        notes.append(f"text source {source.name!r}: no usable documents for {', '.join(strategy.symbols)}")
+    return prepared, notes
 
 
 def bars_hash(frame: pd.DataFrame) -> str:

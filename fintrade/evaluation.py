@@ -15,6 +15,7 @@ from typing import Any
 import numpy as np
 import pandas as pd
 
+from fintrade.alignment import bar_close_times
 from fintrade.data import bars_hash, load_bars, load_documents
 from fintrade.engine import Simulation, simulate
 from fintrade.errors import ConfigError, did_you_mean
@@ -148,8 +149,12 @@ def run_backtest(
     index = next(iter(bars.values())).index
     n_bars = len(index)
     periods = bars_per_year(index)
-    documents = load_documents(strategy, registry, index)
-    inputs = SignalInput(bars=bars, documents=documents)
+    close_times = bar_close_times(
+        index, strategy.interval, strategy.bar_close or registry.data_sources.get(strategy.source).session_close
+    )
+    documents, document_warnings = load_documents(strategy, registry, index, close_times)
+    warnings = warnings + document_warnings
+    inputs = SignalInput(bars=bars, documents=documents, close_times=close_times)
     opens, closes = inputs.field("open"), inputs.field("close")
     # Perpetual swaps carry funding; spot symbols traded beside them simply pay none.
     has_funding = any("funding_rate" in frame for frame in bars.values())

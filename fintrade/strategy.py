@@ -60,6 +60,9 @@ class Strategy:
     #: Text for document-driven signal models (``None``: no documents).
     text_source: ClassVar[str | None] = None
     text_options: ClassVar[Mapping[str, Any]] = {}
+    #: When bars close, for point-in-time text: ``"16:00 America/New_York"``. ``None`` takes
+    #: the data source's session close, else a bar closes when the next one opens.
+    bar_close: ClassVar[str | None] = None
 
     #: Signals and how to combine them.
     signals: ClassVar[Sequence[SignalSpec]] = ()

@@ -57,6 +57,9 @@ class DataSource:
     load: Callable[[BarsRequest], Mapping[str, pd.DataFrame]]
     description: str = ""
     intervals: tuple[str, ...] = ("1d",)
+    #: For sessions that end before the next bar opens (daily equity bars): the local close,
+    #: ``"16:00 America/New_York"``. ``None``: a bar closes when the next one opens.
+    session_close: str | None = None
 
 
 @dataclass(frozen=True)
@@ -112,6 +115,9 @@ class SignalInput:
 
     bars: Mapping[str, pd.DataFrame]
     documents: pd.DataFrame | None = None
+    #: When each bar closed (UTC), from :func:`fintrade.alignment.bar_close_times`; documents
+    #: count for bar t only if known by ``close_times[t]``. ``None``: the bar labels.
+    close_times: pd.DatetimeIndex | None = None
 
     @property
     def symbols(self) -> list[str]:
@@ -120,6 +126,11 @@ class SignalInput:
     @property
     def index(self) -> pd.DatetimeIndex:
         return next(iter(self.bars.values())).index  # type: ignore[return-value]
+
+    @property
+    def closes_at(self) -> pd.DatetimeIndex:
+        """Each bar's close time; falls back to the labels, which is never later than the close."""
+        return self.index if self.close_times is None else self.close_times
 
     def field(self, name: str) -> pd.DataFrame:
         """One OHLCV field for every symbol, as a bars-by-symbols frame."""
@@ -138,6 +149,9 @@ class Signal:
 
     score: pd.DataFrame
     confidence: pd.DataFrame
+    #: The latest date in the data a model was trained on (from its artifact manifest). Bars up
+    #: to it may be scored by a model that already saw what happened next: reports flag them.
+    knowledge_cutoff: pd.Timestamp | None = None
 
     @classmethod
     def certain(cls, score: pd.DataFrame) -> Signal:

@@ -44,6 +44,7 @@ def fintrade_data_sources() -> Iterator[DataSource]:
         load=deferred("fintrade_sample.prices:load_sample_bars"),
         description=f"Bundled daily bars ({', '.join(available_symbols())}), 2012-09..2017-09, StockNet (MIT)",
         intervals=("1d",),
+        session_close="16:00 America/New_York",
     )
 
 

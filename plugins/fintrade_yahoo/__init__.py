@@ -55,6 +55,10 @@ def fintrade_data_sources() -> Iterator[DataSource]:
         load=deferred("fintrade_yahoo.prices:load_yahoo_bars"),
         description="Yahoo Finance OHLCV via yfinance, cached (options adjusted, timeout, attempts, backoff)",
         intervals=INTERVALS,
+        # Yahoo labels daily bars by midnight UTC of the trading date; US equities close at
+        # 16:00 New York. For 24-hour symbols (BTC-USD) this is earlier than the true close,
+        # which only delays documents: safe, never a leak.
+        session_close="16:00 America/New_York",
     )
 
 

@@ -1,0 +1,288 @@
+"""Point-in-time alignment of timestamped documents to bars: the one place it happens.
+
+A document is *known* from ``published_at + lag`` (the availability lag covers the time a
+feed takes to deliver it, or a rule such as "only act on news a minute old"). It counts for
+the first bar whose **close** is at or after that moment: the decision at bar t is taken at
+t's close, so anything that became available later belongs to t+1 at the earliest. A
+document published one second after a bar's close therefore affects only the next bar.
+
+Bars are labelled by their open time (the bars contract), so alignment needs each bar's close
+time too, :func:`bar_close_times`: either ``open + interval`` (24-hour markets, intraday
+bars) or a session close such as ``"16:00 America/New_York"`` for daily equity bars, whose
+label (09:30 New York, or midnight UTC at Yahoo) says nothing about when trading ended.
+
+Per symbol and bar the documents are aggregated into a :class:`~fintrade.types.Signal`: the
+confidence-weighted mean score (or the plain mean), optionally with time decay. A bar without
+news is explicitly *no signal* (NaN), or, when asked, the decayed carry-over of earlier news:
+never a forward fill of something not yet known.
+"""
+
+from __future__ import annotations
+
+import re
+import warnings
+from collections.abc import Sequence
+from dataclasses import dataclass
+from typing import TYPE_CHECKING, Literal
+
+import numpy as np
+
+from fintrade.errors import ConfigError, DataError
+
+if TYPE_CHECKING:
+    import pandas as pd
+
+    from fintrade.types import Signal
+
+__all__ = [
+    "Alignment",
+    "AlignmentWarning",
+    "align_scores",
+    "available_bar",
+    "bar_close_times",
+    "prepare_documents",
+    "session_close_times",
+]
+
+_SESSION_CLOSE = re.compile(r"^(\d{1,2}):(\d{2})\s+(\S+)$")
+
+
+class AlignmentWarning(UserWarning):
+    """Documents dropped or adjusted on their way to bars (no timestamp, future, unknown symbol)."""
+
+
+@dataclass(frozen=True)
+class Alignment:
+    """How documents become per-bar signals.
+
+    ``lag``: availability lag added to ``published_at`` (``"0s"``, ``"5min"``, ``"1h"``).
+    ``weighting``: ``"confidence"`` (confidence-weighted mean score) or ``"equal"``.
+    ``half_life``: time decay of a document's weight with its age at the bar's close
+    (``"1D"``, ``"6h"``); ``None`` weighs every document of the bar alike.
+    ``no_news``: a bar without new documents gets ``"none"`` (no signal) or ``"carry"``, the
+    decayed evidence of earlier documents (needs ``half_life``; without decay a carry-over
+    would hold stale news forever).
+    """
+
+    lag: str = "0s"
+    weighting: Literal["confidence", "equal"] = "confidence"
+    half_life: str | None = None
+    no_news: Literal["none", "carry"] = "none"
+
+    def __post_init__(self) -> None:
+        import pandas as pd
+
+        for name in ("lag", "half_life"):
+            value = getattr(self, name)
+            if value is None:
+                continue
+            try:
+                delta = pd.Timedelta(value)
+            except (ValueError, TypeError):
+                raise ConfigError(f"alignment {name} {value!r} is not a duration (e.g. '30min', '1h', '1D')") from None
+            if delta < pd.Timedelta(0) or (name == "half_life" and delta == pd.Timedelta(0)):
+                raise ConfigError(f"alignment {name} {value!r} must be positive")
+        if self.weighting not in ("confidence", "equal"):
+            raise ConfigError(f"alignment weighting {self.weighting!r}: choose 'confidence' or 'equal'")
+        if self.no_news not in ("none", "carry"):
+            raise ConfigError(f"alignment no_news {self.no_news!r}: choose 'none' or 'carry'")
+        if self.no_news == "carry" and self.half_life is None:
+            raise ConfigError("alignment no_news='carry' needs a half_life: undecayed news would be carried forever")
+
+
+def session_close_times(index: pd.DatetimeIndex, session_close: str) -> pd.DatetimeIndex:
+    """For each bar label, the first moment at or after it when the clock in the session's
+    timezone reads the session close (``"16:00 America/New_York"``), in UTC.
+
+    Works for any label convention: a 09:30 New York open and a midnight-UTC label of the
+    same trading day both map to that day's 16:00 New York, daylight saving included.
+    """
+    import pandas as pd
+
+    match = _SESSION_CLOSE.match(session_close.strip())
+    if not match:
+        raise ConfigError(f"session close {session_close!r}: expected 'HH:MM Area/City', e.g. '16:00 America/New_York'")
+    hours, minutes, zone = int(match.group(1)), int(match.group(2)), match.group(3)
+    try:
+        local = index.tz_convert(zone)
+    except Exception:  # zoneinfo raises several types for an unknown zone
+        raise ConfigError(f"session close {session_close!r}: unknown timezone {zone!r}") from None
+    offset = pd.Timedelta(hours=hours, minutes=minutes)
+    wall = local.tz_localize(None)
+    # Wall-clock arithmetic, then localise: a fixed UTC offset would be an hour off on DST days.
+    same_day = wall.normalize() + offset
+    candidate = same_day.where(same_day >= wall, same_day + pd.Timedelta(days=1))
+    closes = pd.DatetimeIndex(candidate).tz_localize(zone, ambiguous="NaT", nonexistent="shift_forward")
+    return closes.tz_convert("UTC")
+
+
+def bar_close_times(index: pd.DatetimeIndex, interval: str, session_close: str | None = None) -> pd.DatetimeIndex:
+    """When each bar closed: the session close when given, else ``open + interval``.
+
+    Both are capped at the next bar's open, so a close can never fall after a later bar began.
+    """
+    import pandas as pd
+
+    from fintrade.cache import interval_length
+
+    closes = session_close_times(index, session_close) if session_close else index + interval_length(interval)
+    closes = closes.as_unit("ns")
+    if len(index) > 1:
+        # Integer nanoseconds: pandas 3 indexes may hold microseconds, so fix the unit first.
+        following = np.append(index[1:].as_unit("ns").asi8, np.iinfo(np.int64).max)
+        closes = pd.DatetimeIndex(np.minimum(closes.asi8, following).astype("datetime64[ns]")).tz_localize("UTC")
+    return closes
+
+
+def prepare_documents(
+    documents: pd.DataFrame, symbols: Sequence[str], last_close: pd.Timestamp, where: str = "documents"
+) -> pd.DataFrame:
+    """Documents fit for alignment: UTC timestamps, known symbols, non-empty text, not after the data.
+
+    What is dropped is said once per reason in an :class:`AlignmentWarning`. Documents with an
+    empty symbol concern the whole market and are kept for every symbol.
+    """
+    import pandas as pd
+
+    missing = [column for column in ("published_at", "symbol", "text") if column not in documents.columns]
+    if missing:
+        raise DataError(f"{where}: missing column(s) {', '.join(missing)}")
+    frame = documents.copy()
+    published = frame["published_at"]
+    if not isinstance(published.dtype, pd.DatetimeTZDtype):
+        try:
+            published = pd.to_datetime(published, utc=True, errors="coerce", format="mixed")
+        except (TypeError, ValueError):
+            raise DataError(f"{where}: published_at is not a timestamp column") from None
+    frame["published_at"] = published.dt.tz_convert("UTC")
+    frame["symbol"] = frame["symbol"].fillna("").astype(str)
+    frame["text"] = frame["text"].fillna("").astype(str)
+
+    dropped: list[str] = []
+
+    def drop(mask: pd.Series, reason: str) -> None:
+        nonlocal frame
+        count = int(mask.sum())
+        if count:
+            dropped.append(f"{count} {reason}")
+            frame = frame.loc[~mask]
+
+    drop(frame["published_at"].isna(), "without a timestamp")
+    drop(frame["text"].str.strip() == "", "with empty text")
+    known = set(symbols)
+    drop(~frame["symbol"].isin(known) & (frame["symbol"] != ""), f"about symbols not traded ({', '.join(symbols)})")
+    drop(frame["published_at"] > last_close, f"published after the last bar's close ({last_close})")
+    if dropped:
+        warnings.warn(f"{where}: dropped {'; '.join(dropped)}", AlignmentWarning, stacklevel=2)
+    return frame.sort_values("published_at", kind="stable")
+
+
+def available_bar(published_at: pd.Series, closes: pd.DatetimeIndex, lag: str = "0s") -> np.ndarray:
+    """Position of the first bar whose close is at or after ``published_at + lag``; -1 if none."""
+    import pandas as pd
+
+    available = (pd.DatetimeIndex(published_at) + pd.Timedelta(lag)).as_unit("ns")
+    position = closes.as_unit("ns").searchsorted(available, side="left")
+    return np.where(position < len(closes), position, -1)
+
+
+def align_scores(
+    documents: pd.DataFrame,
+    closes: pd.DatetimeIndex,
+    symbols: Sequence[str],
+    alignment: Alignment | None = None,
+    index: pd.DatetimeIndex | None = None,
+) -> Signal:
+    """Per-document ``score`` (in [-1, 1]) and ``confidence`` (in [0, 1]) to per-bar signals.
+
+    ``documents`` carries ``published_at``, ``symbol``, ``score`` and optionally
+    ``confidence`` (default 1), already through :func:`prepare_documents`. ``closes`` are the
+    bars' close times (:func:`bar_close_times`); the result is indexed by ``index`` (the bars'
+    labels, default ``closes``) with one column per symbol.
+
+    Without decay, the score of a bar is the (confidence-weighted) mean of its documents and
+    the confidence their mean confidence. With ``half_life`` h, a document of age a at the
+    bar's close weighs ``c * 2**(-a/h)``; with total weight W and weighted score sum S, the
+    score is ``S / max(W, 1)`` and the confidence ``min(W, 1)``: a single fresh document at
+    full confidence is full evidence, and evidence fades toward zero as it ages.
+    """
+    import pandas as pd
+
+    from fintrade.types import Signal
+
+    alignment = alignment or Alignment()
+    labels = closes if index is None else index
+    closes = closes.as_unit("ns")
+    n_bars, columns = len(closes), list(symbols)
+
+    bar = available_bar(documents["published_at"], closes, alignment.lag)
+    keep = bar >= 0
+    frame = documents.loc[keep]
+    bar = bar[keep]
+    score = frame["score"].to_numpy(dtype=float)
+    if np.isnan(score).any() or (np.abs(score) > 1 + 1e-9).any():
+        raise DataError("document scores must be finite numbers in [-1, 1]")
+    confidence = (
+        frame["confidence"].to_numpy(dtype=float) if "confidence" in frame.columns else np.ones(len(frame), dtype=float)
+    )
+    if np.isnan(confidence).any() or (confidence < 0).any() or (confidence > 1 + 1e-9).any():
+        raise DataError("document confidences must be numbers in [0, 1]")
+    weight = confidence if alignment.weighting == "confidence" else np.ones_like(confidence)
+
+    # Market-wide documents (empty symbol) count for every symbol.
+    symbol = frame["symbol"].to_numpy(dtype=object)
+    rows, cols, picks = [], [], []
+    for j, name in enumerate(columns):
+        mask = (symbol == name) | (symbol == "")
+        rows.append(bar[mask])
+        cols.append(np.full(int(mask.sum()), j))
+        picks.append(np.flatnonzero(mask))
+    row, col, pick = np.concatenate(rows), np.concatenate(cols), np.concatenate(picks)
+    s, c, w = score[pick], confidence[pick], weight[pick]
+
+    shape = (n_bars, len(columns))
+    count = np.zeros(shape)
+    np.add.at(count, (row, col), 1.0)
+
+    if alignment.half_life is None:
+        weight_sum, score_sum, confidence_sum = np.zeros(shape), np.zeros(shape), np.zeros(shape)
+        np.add.at(weight_sum, (row, col), w)
+        np.add.at(score_sum, (row, col), w * s)
+        np.add.at(confidence_sum, (row, col), c)
+        with np.errstate(invalid="ignore", divide="ignore"):
+            # All-zero weights (every document at confidence 0) fall back to the plain mean.
+            mean_score = np.where(weight_sum > 0, score_sum / weight_sum, np.nan)
+            plain = np.zeros(shape)
+            np.add.at(plain, (row, col), s)
+            mean_score = np.where((weight_sum == 0) & (count > 0), plain / count, mean_score)
+            out_score = np.where(count > 0, mean_score, np.nan)
+            out_confidence = np.where(count > 0, confidence_sum / count, np.nan)
+    else:
+        half_life = pd.Timedelta(alignment.half_life).value
+        published = pd.DatetimeIndex(frame["published_at"]).as_unit("ns").asi8[pick] + pd.Timedelta(alignment.lag).value
+        age = (closes.asi8[row] - published).astype(float)
+        decayed = w * np.exp2(-age / half_life)
+        fresh_weight, fresh_score = np.zeros(shape), np.zeros(shape)
+        np.add.at(fresh_weight, (row, col), decayed)
+        np.add.at(fresh_score, (row, col), decayed * s)
+        weight_total, score_total = fresh_weight.copy(), fresh_score.copy()
+        steps = np.exp2(-np.diff(closes.asi8).astype(float) / half_life)
+        for t in range(1, n_bars):
+            weight_total[t] += weight_total[t - 1] * steps[t - 1]
+            score_total[t] += score_total[t - 1] * steps[t - 1]
+        out_score = score_total / np.maximum(weight_total, 1.0)
+        out_confidence = np.minimum(weight_total, 1.0)
+        if alignment.no_news == "none":
+            out_score = np.where(count > 0, out_score, np.nan)
+            out_confidence = np.where(count > 0, out_confidence, np.nan)
+        else:
+            # Before the first document there is nothing to carry.
+            nothing = weight_total == 0
+            out_score = np.where(nothing, np.nan, out_score)
+            out_confidence = np.where(nothing, np.nan, out_confidence)
+
+    column_index = pd.Index(columns, name="symbol")
+    return Signal(
+        score=pd.DataFrame(np.clip(out_score, -1.0, 1.0), index=labels, columns=column_index),
+        confidence=pd.DataFrame(np.clip(out_confidence, 0.0, 1.0), index=labels, columns=column_index),
+    )
