@@ -14,6 +14,7 @@ from typing import TYPE_CHECKING, Any, ClassVar, Literal
 import numpy as np
 
 from fintrade.costs import Costs
+from fintrade.errors import ConfigError
 from fintrade.regimes import Regimes
 from fintrade.splits import Splits, WalkForward
 
@@ -69,9 +70,17 @@ class Strategy:
     aggregator: ClassVar[str] = "mean"
     aggregator_params: ClassVar[Mapping[str, Any]] = {}
 
-    #: From combined score to position.
+    #: From combined score to position: BUY when the score is above ``threshold``, SELL
+    #: (short, or flat when long-only) below ``-threshold``, HOLD in between.
     direction: ClassVar[Literal["long_only", "long_short"]] = "long_only"
     threshold: ClassVar[float] = 0.0
+    #: Signals less confident than this are HOLD, whatever their score.
+    min_confidence: ClassVar[float] = 0.0
+    #: What HOLD (and a bar without a signal) means: ``"flat"``, or ``"keep"`` the last position.
+    hold: ClassVar[Literal["flat", "keep"]] = "flat"
+    #: Position size from the signal: ``"fixed"`` (full size), ``"score"`` (``|score|``),
+    #: ``"confidence"``, or ``"score_confidence"`` (``|score| * confidence``).
+    sizing: ClassVar[Literal["fixed", "score", "confidence", "score_confidence"]] = "fixed"
     position_size: ClassVar[float] = 1.0
     initial_cash: ClassVar[float] = 100_000.0
 
@@ -99,16 +108,38 @@ class Strategy:
     def positions(self, combined: Signal) -> pd.DataFrame:
         """Target positions in [-1, 1] (before ``position_size``) decided at each bar's close.
 
-        The default goes long when the score is above ``threshold``, short (long/short only)
-        when below ``-threshold``, and flat otherwise, including where there is no signal.
+        BUY (long) when the score is above ``threshold``, SELL (short when long/short, else
+        flat) below ``-threshold``, HOLD otherwise or when the confidence is under
+        ``min_confidence``; ``hold`` says whether HOLD and missing signals mean flat or keep
+        the last position. ``sizing`` scales each position by the score and/or confidence.
         """
         import pandas as pd
 
         score = combined.score.to_numpy(dtype=float)
-        position = np.where(score > self.threshold, 1.0, 0.0)
-        if self.direction == "long_short":
-            position = np.where(score < -self.threshold, -1.0, position)
-        return pd.DataFrame(position, index=combined.score.index, columns=combined.score.columns, copy=False)
+        confidence = np.nan_to_num(combined.confidence.to_numpy(dtype=float), nan=0.0)
+        actionable = ~np.isnan(score) & (confidence >= self.min_confidence)
+        buy = actionable & (score > self.threshold)
+        sell = actionable & (score < -self.threshold)
+        side = np.where(buy, 1.0, np.where(sell, -1.0 if self.direction == "long_short" else 0.0, np.nan))
+        magnitude = {
+            "fixed": np.ones_like(score),
+            "score": np.abs(score),
+            "confidence": confidence,
+            "score_confidence": np.abs(score) * confidence,
+        }.get(self.sizing)
+        if magnitude is None:
+            raise ConfigError(f"sizing {self.sizing!r}: choose 'fixed', 'score', 'confidence' or 'score_confidence'")
+        position = pd.DataFrame(
+            np.clip(side * np.nan_to_num(magnitude, nan=0.0), -1.0, 1.0),
+            index=combined.score.index,
+            columns=combined.score.columns,
+            copy=False,
+        )
+        if self.hold == "keep":
+            return position.ffill().fillna(0.0)
+        if self.hold != "flat":
+            raise ConfigError(f"hold {self.hold!r}: choose 'flat' or 'keep'")
+        return position.fillna(0.0)
 
 
 def positions_from_entries_exits(
