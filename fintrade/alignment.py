@@ -40,6 +40,7 @@ __all__ = [
     "align_scores",
     "available_bar",
     "bar_close_times",
+    "bars_through",
     "prepare_documents",
     "session_close_times",
 ]
@@ -132,6 +133,26 @@ def bar_close_times(index: pd.DatetimeIndex, interval: str, session_close: str |
         following = np.append(index[1:].as_unit("ns").asi8, np.iinfo(np.int64).max)
         closes = pd.DatetimeIndex(np.minimum(closes.asi8, following).astype("datetime64[ns]")).tz_localize("UTC")
     return closes
+
+
+def bars_through(index: pd.DatetimeIndex, moment: pd.Timestamp | str) -> np.ndarray:
+    """True for the bars labelled at or before ``moment`` (UTC when it has no timezone).
+
+    A date without a time of day covers that whole day: "data up to 2015-06-30" includes the
+    bar of June 30th, whatever hour its label carries (09:30 New York, midnight UTC).
+    """
+    import pandas as pd
+
+    try:
+        stamp = pd.Timestamp(moment)
+    except (TypeError, ValueError):
+        raise ConfigError(f"{moment!r} is not a date or time") from None
+    if pd.isna(stamp):
+        raise ConfigError(f"{moment!r} is not a date or time")
+    stamp = stamp.tz_localize("UTC") if stamp.tzinfo is None else stamp.tz_convert("UTC")
+    if stamp == stamp.normalize():
+        return np.asarray(index < stamp + pd.Timedelta(days=1))
+    return np.asarray(index <= stamp)
 
 
 def prepare_documents(

@@ -7,13 +7,13 @@ import warnings
 
 import pandas as pd
 
-from fintrade.alignment import AlignmentWarning, prepare_documents
+from fintrade.alignment import AlignmentWarning, bar_close_times, prepare_documents
 from fintrade.bars import align_bars, clip_range, to_utc_timestamp, validate_bars
 from fintrade.calls import call_plugin
 from fintrade.errors import ConfigError, DataError
 from fintrade.registry import Registry
 from fintrade.strategy import Strategy
-from fintrade.types import DOCUMENT_COLUMNS, BarsRequest, DocumentsRequest
+from fintrade.types import DOCUMENT_COLUMNS, BarsRequest, DocumentsRequest, SignalInput
 
 
 def load_bars(strategy: Strategy, registry: Registry) -> tuple[dict[str, pd.DataFrame], list[str]]:
@@ -65,6 +65,17 @@ def load_documents(
     if prepared.empty:
         notes.append(f"text source {source.name!r}: no usable documents for {', '.join(strategy.symbols)}")
     return prepared, notes
+
+
+def load_signal_inputs(strategy: Strategy, registry: Registry) -> tuple[SignalInput, list[str]]:
+    """Everything the strategy's signal models see: bars, each bar's close time and the documents
+    known by the last close, plus warnings. What ``backtest`` and ``check`` both start from."""
+    bars, notes = load_bars(strategy, registry)
+    index = next(iter(bars.values())).index
+    session_close = strategy.bar_close or registry.data_sources.get(strategy.source).session_close
+    close_times = bar_close_times(index, strategy.interval, session_close)
+    documents, document_warnings = load_documents(strategy, registry, index, close_times)
+    return SignalInput(bars=bars, documents=documents, close_times=close_times), notes + document_warnings
 
 
 def bars_hash(frame: pd.DataFrame) -> str:

@@ -15,8 +15,8 @@ from typing import Any
 import numpy as np
 import pandas as pd
 
-from fintrade.alignment import bar_close_times
-from fintrade.data import bars_hash, load_bars, load_documents
+from fintrade.alignment import bars_through
+from fintrade.data import bars_hash, load_signal_inputs
 from fintrade.engine import Simulation, simulate
 from fintrade.errors import ConfigError, did_you_mean
 from fintrade.metrics import (
@@ -32,7 +32,6 @@ from fintrade.registry import Registry
 from fintrade.splits import Window
 from fintrade.strategy import Strategy
 from fintrade.sweep import combined_signal, describe, expand_grid, target_positions
-from fintrade.types import SignalInput
 
 Progress = Callable[[str], None]
 
@@ -46,6 +45,8 @@ class Curves:
     walk_forward: np.ndarray | None
     benchmark: np.ndarray
     regime: np.ndarray
+    #: True for bars at or before the signal models' knowledge cutoff (None: no model has one).
+    pre_cutoff: np.ndarray | None = None
 
 
 @dataclass
@@ -69,6 +70,9 @@ class BacktestResult:
     curves: Curves
     data_hashes: dict[str, str] = field(default_factory=dict)
     manifest: dict[str, Any] = field(default_factory=dict)
+    #: The latest training date of the signal models and the headline metrics with and without
+    #: the bars up to it (see :func:`_cutoff_window`); None when no model reports one.
+    knowledge_cutoff: dict[str, Any] | None = None
 
     def to_dict(self) -> dict[str, Any]:
         return {
@@ -86,6 +90,7 @@ class BacktestResult:
             "cost_sensitivity": self.cost_sensitivity,
             "top_combinations": self.top_combinations,
             "warnings": self.warnings,
+            "knowledge_cutoff": self.knowledge_cutoff,
         }
 
 
@@ -100,6 +105,20 @@ def _date(index: pd.DatetimeIndex, position: int) -> str:
 
 def _window_dates(index: pd.DatetimeIndex, window: Window) -> dict[str, str]:
     return {"start": _date(index, window.start), "end": _date(index, window.stop - 1)}
+
+
+def _cutoff_window(
+    book: _Book, column: int, benchmark: _Book, mask: np.ndarray, pre_cutoff: np.ndarray, periods: float
+) -> dict[str, Any]:
+    """Metrics of one evaluated window with every bar, and without the bars up to the cutoff."""
+    after = mask & ~pre_cutoff
+    return {
+        "bars": int(mask.sum()),
+        "flagged_bars": int((mask & pre_cutoff).sum()),
+        "all_bars": _clean(book.metrics(column, mask, periods)),
+        "after_cutoff": _clean(book.metrics(column, after, periods)) if after.any() else None,
+        "benchmark_after_cutoff": _clean(benchmark.metrics(0, after, periods)) if after.any() else None,
+    }
 
 
 class _Book:
@@ -144,17 +163,12 @@ def run_backtest(
     name = strategy.strategy_name()
 
     progress("loading bars")
-    bars, warnings = load_bars(strategy, registry)
+    inputs, warnings = load_signal_inputs(strategy, registry)
+    bars = dict(inputs.bars)
     symbols = list(bars)
-    index = next(iter(bars.values())).index
+    index = inputs.index
     n_bars = len(index)
     periods = bars_per_year(index)
-    close_times = bar_close_times(
-        index, strategy.interval, strategy.bar_close or registry.data_sources.get(strategy.source).session_close
-    )
-    documents, document_warnings = load_documents(strategy, registry, index, close_times)
-    warnings = warnings + document_warnings
-    inputs = SignalInput(bars=bars, documents=documents, close_times=close_times)
     opens, closes = inputs.field("open"), inputs.field("close")
     # Perpetual swaps carry funding; spot symbols traded beside them simply pay none.
     has_funding = any("funding_rate" in frame for frame in bars.values())
@@ -265,6 +279,24 @@ def run_backtest(
             "benchmark": _clean(benchmark.metrics(0, mask, periods)) if mask.any() else None,
         }
 
+    # A model trained on data up to its cutoff may have seen what followed each earlier bar:
+    # flag those bars and give the headline figures without them too.
+    knowledge_cutoff, pre_cutoff = None, None
+    if combined.knowledge_cutoff is not None:
+        pre_cutoff = bars_through(index, combined.knowledge_cutoff)
+        cutoff_windows = {
+            "test": _cutoff_window(book, chosen, benchmark, window_mask(n_bars, windows["test"]), pre_cutoff, periods)
+        }
+        if stitched is not None:
+            cutoff_windows["walk_forward"] = _cutoff_window(
+                stitched, 0, benchmark, evaluation_mask, pre_cutoff, periods
+            )
+        knowledge_cutoff = {
+            "cutoff": combined.knowledge_cutoff.isoformat(),
+            "flagged_bars": int(pre_cutoff.sum()),
+            "windows": cutoff_windows,
+        }
+
     progress("cost sensitivity")
     chosen_positions = positions.iloc[:, chosen * len(symbols) : (chosen + 1) * len(symbols)]
     chosen_positions = (
@@ -298,6 +330,7 @@ def run_backtest(
         walk_forward=stitched.value[:, 0] / stitched.value[0, 0] if stitched is not None else None,
         benchmark=benchmark.value[:, 0] / benchmark.value[0, 0],
         regime=regime,
+        pre_cutoff=pre_cutoff,
     )
     return BacktestResult(
         strategy=name,
@@ -316,4 +349,5 @@ def run_backtest(
         warnings=warnings,
         curves=curves,
         data_hashes={symbol: bars_hash(frame) for symbol, frame in bars.items()},
+        knowledge_cutoff=knowledge_cutoff,
     )

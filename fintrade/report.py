@@ -190,6 +190,8 @@ ul.legend li { display: flex; align-items: center; gap: 6px; }
 .swatch.line { height: 3px; }
 .swatch.band { opacity: 0.45; }
 .swatch.marker { width: 0; height: 14px; border-left: 2px dashed #111827; }
+.swatch.cutoff { background: repeating-linear-gradient(45deg, #6b7280 0 2px, transparent 2px 6px); }
+dd.cutoff { color: #92400e; }
 svg.chart { width: 100%; height: auto; display: block; }
 svg.chart text { font: 11px system-ui, sans-serif; fill: #4b5563; }
 .table-wrap { overflow-x: auto; }
@@ -236,8 +238,13 @@ def _header(result: BacktestResult) -> str:
         ("Chosen parameters", _params_html(result.chosen)),
         ("Walk-forward", wf_text),
     ]
+    if result.knowledge_cutoff:
+        rows.append(("Knowledge cutoff", _cutoff_text(result.knowledge_cutoff)))
     parts = [f"<header id=summary>\n<h1>{_e(result.strategy)}</h1>\n<dl class=summary>\n"]
-    parts += [f"<dt>{name}</dt><dd>{value}</dd>\n" for name, value in rows]
+    parts += [
+        f"<dt>{name}</dt><dd{' class=cutoff id=knowledge-cutoff' if name == 'Knowledge cutoff' else ''}>{value}</dd>\n"
+        for name, value in rows
+    ]
     parts.append("</dl>\n")
     if result.warnings:
         parts.append("<ul class=warnings id=warnings>\n")
@@ -245,6 +252,23 @@ def _header(result: BacktestResult) -> str:
         parts.append("</ul>\n")
     parts.append("</header>\n")
     return "".join(parts)
+
+
+WINDOW_LABELS = {"test": "test", "walk_forward": "walk-forward out-of-sample"}
+
+
+def _cutoff_text(cutoff: Mapping[str, Any]) -> str:
+    """``2015-06-30: 40 of 250 test bars ... at or before it``, for the header."""
+    counts = ", ".join(
+        f"{_e(row.get('flagged_bars', MISSING))} of {_e(row.get('bars', MISSING))} "
+        f"{_e(WINDOW_LABELS.get(name, name))} bars"
+        for name, row in cutoff.get("windows", {}).items()
+    )
+    return (
+        f"{_e(_date(cutoff.get('cutoff')))}: a signal model was trained on data up to this date; {counts} fall at "
+        "or before it, where the model may have seen what came next (hatched in the charts; metrics without them "
+        '<a href="#cutoff">below</a>)'
+    )
 
 
 def _footer(result: BacktestResult) -> str:
@@ -405,6 +429,34 @@ def _regime_bands(seconds: np.ndarray, regime: np.ndarray, frame: _Frame) -> str
     return "\n".join(rects)
 
 
+def _cutoff_span(curves: Any, index: pd.DatetimeIndex) -> float | None:
+    """Seconds from the first bar to the end of the last bar at or before the knowledge cutoff."""
+    flagged = getattr(curves, "pre_cutoff", None)
+    if flagged is None or not np.asarray(flagged).any():
+        return None
+    last = int(np.flatnonzero(np.asarray(flagged))[-1])
+    end = index[min(last + 1, len(index) - 1)]  # a bar lasts until the next one opens
+    return float(_seconds(index, end))
+
+
+def _cutoff_shading(chart_id: str, span: float | None, frame: _Frame) -> str:
+    """A hatched band over the bars a model may have seen past, ending in a dashed line."""
+    if span is None:
+        return ""
+    x = float(frame.x(span))
+    pattern = f"{chart_id}-cutoff-hatch"
+    return (
+        f'<defs><pattern id="{pattern}" width="6" height="6" patternUnits="userSpaceOnUse" '
+        'patternTransform="rotate(45)"><line x1="0" y1="0" x2="0" y2="6" stroke="#6b7280" stroke-width="1.5" '
+        'stroke-opacity="0.45"/></pattern></defs>'
+        f'<rect class="pre-cutoff" x="{MARGIN_LEFT}" y="{MARGIN_TOP}" width="{x - MARGIN_LEFT:.1f}" '
+        f'height="{frame.bottom - MARGIN_TOP:.0f}" fill="url(#{pattern})"/>'
+        f'<line class="cutoff-marker" x1="{x:.1f}" x2="{x:.1f}" y1="{MARGIN_TOP}" y2="{frame.bottom}" '
+        'stroke="#92400e" stroke-width="1.2" stroke-dasharray="2 2"/>'
+        f'<text x="{x - 4:.1f}" y="{MARGIN_TOP + 12}" text-anchor="end">knowledge cutoff</text>'
+    )
+
+
 def _polylines(line: _Line, xs: np.ndarray, frame: _Frame) -> str:
     """One polyline per unbroken stretch of finite values."""
     ys = frame.y(line.values)
@@ -430,6 +482,7 @@ def _svg_chart(
     markers: Sequence[tuple[str, float]],
     frame: _Frame,
     y_ticks: Sequence[tuple[float, str]],
+    cutoff_span: float | None = None,
 ) -> str:
     seconds = np.asarray(_seconds(index, index), dtype=float)
     positions = _sample_positions([line.values for line in lines])
@@ -439,6 +492,7 @@ def _svg_chart(
         f'viewBox="0 0 {CHART_WIDTH} {frame.height}" aria-label="{_e(title)}">',
         f"<title>{_e(title)}</title>",
         _regime_bands(seconds, regime, frame),
+        _cutoff_shading(chart_id, cutoff_span, frame),
     ]
     for value, label in y_ticks:
         y = float(frame.y(value))
@@ -506,10 +560,12 @@ def _drawdown(values: np.ndarray) -> np.ndarray:
     return np.where(np.isfinite(values), drawdown, np.nan)
 
 
-def _legend(lines: Sequence[_Line]) -> str:
+def _legend(lines: Sequence[_Line], cutoff: bool = False) -> str:
     items = [f'<li><span class="swatch line c-{line.key}"></span>{_e(line.label)}</li>' for line in lines]
     items += [f'<li><span class="swatch band c-{label}"></span>{label} regime</li>' for label in REGIME_COLOURS]
     items.append('<li><span class="swatch marker"></span>split start (train / validation / test)</li>')
+    if cutoff:
+        items.append('<li><span class="swatch cutoff"></span>at or before a signal model\'s knowledge cutoff</li>')
     return "<ul class=legend>" + "".join(items) + "</ul>\n"
 
 
@@ -521,6 +577,7 @@ def _charts(result: BacktestResult, log_scale: bool | None) -> str:
     lines = _lines(result)
     regime = np.asarray(curves.regime)
     markers = _split_markers(result, index)
+    cutoff_span = _cutoff_span(curves, index)
     x_max = max(float(_seconds(index, index[-1])), 1.0)
 
     drawn = np.concatenate([line.values[np.isfinite(line.values)] for line in lines])
@@ -548,10 +605,12 @@ def _charts(result: BacktestResult, log_scale: bool | None) -> str:
     return (
         "<section id=charts>\n"
         f"<h2>Equity <span class=muted>(growth of 1, {scale})</span></h2>\n"
-        + _legend(lines)
-        + _svg_chart("equity-chart", "Equity curves", index, lines, regime, markers, equity, equity_ticks)
+        + _legend(lines, cutoff=cutoff_span is not None)
+        + _svg_chart("equity-chart", "Equity curves", index, lines, regime, markers, equity, equity_ticks, cutoff_span)
         + "\n<h2>Drawdown</h2>\n"
-        + _svg_chart("drawdown-chart", "Drawdowns", index, drawdowns, regime, markers, drawdown, drawdown_ticks)
+        + _svg_chart(
+            "drawdown-chart", "Drawdowns", index, drawdowns, regime, markers, drawdown, drawdown_ticks, cutoff_span
+        )
         + "\n</section>\n"
     )
 
@@ -737,8 +796,41 @@ def _top_table(result: BacktestResult) -> str:
     return _table("top", "Top combinations", caption, head, rows)
 
 
+def _cutoff_table(result: BacktestResult) -> str:
+    cutoff = result.knowledge_cutoff or {}
+    windows: Mapping[str, Any] = cutoff.get("windows", {})
+    keys = ("all_bars", "after_cutoff", "benchmark_after_cutoff")
+    columns = _metric_columns([row.get(key) for row in windows.values() for key in keys])
+    rows = []
+    for name, row in windows.items():
+        leading = [
+            (_e(WINDOW_LABELS.get(name, name)), False),
+            (_e(row.get("bars", MISSING)), True),
+            (_e(row.get("flagged_bars", MISSING)), True),
+        ]
+        entries = [
+            ("strategy", "all", "Strategy, all bars", row.get("all_bars")),
+            ("strategy", "after_cutoff", "Strategy, after the cutoff", row.get("after_cutoff")),
+            ("benchmark", "after_cutoff", "Buy & hold, after the cutoff", row.get("benchmark_after_cutoff")),
+        ]
+        for number, (series, bars, label, values) in enumerate(entries):
+            shared = _leading_cells(leading, len(entries)) if number == 0 else ""
+            rows.append(
+                f'<tr class="{series}" data-window="{_e(name)}" data-bars="{bars}" data-series="{series}">{shared}'
+                f'<td class="series">{_e(label)}</td>{_metric_cells(values, columns)}</tr>'
+            )
+    caption = (
+        f"A signal model was trained on data up to {_e(_date(cutoff.get('cutoff')))}; on the bars up to that date it "
+        "may have seen what came next. The chosen strategy with every evaluated bar, and without the flagged ones."
+    )
+    head = _head_cells(["Window", "Bars", "Flagged", "Series"], columns)
+    return _table("cutoff", "Knowledge cutoff", caption, head, rows)
+
+
 def _tables(result: BacktestResult) -> str:
     parts = [_splits_table(result)]
+    if result.knowledge_cutoff:
+        parts.append(_cutoff_table(result))
     if result.walk_forward:
         parts += [_folds_table(result), _stitched_table(result)]
     parts += [_regimes_table(result), _costs_table(result), _top_table(result)]

@@ -7,6 +7,7 @@ are laid out as ``(combo, symbol)`` columns so the engine simulates the whole gr
 
 from __future__ import annotations
 
+import dataclasses
 import itertools
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
@@ -106,6 +107,25 @@ def _check_signal(signal: Signal, inputs: SignalInput, what: str, n_sets: int) -
         raise PluginError(f"{what} returned scores outside [-1, 1]")
 
 
+def latest_cutoff(signals: Sequence[Signal], what: str) -> pd.Timestamp | None:
+    """The latest ``knowledge_cutoff`` among ``signals`` (UTC), or None when none has one.
+
+    A combination of signals may have seen as far as the most recent of its parts.
+    """
+    cutoffs = []
+    for signal in signals:
+        if signal.knowledge_cutoff is None:
+            continue
+        try:
+            cutoff = pd.Timestamp(signal.knowledge_cutoff)
+        except (TypeError, ValueError):
+            raise PluginError(f"{what}: knowledge_cutoff {signal.knowledge_cutoff!r} is not a date") from None
+        if pd.isna(cutoff):
+            continue
+        cutoffs.append(cutoff.tz_localize("UTC") if cutoff.tzinfo is None else cutoff.tz_convert("UTC"))
+    return max(cutoffs) if cutoffs else None
+
+
 def compute_signal(model: SignalModel, inputs: SignalInput, param_sets: Sequence[Params], key: str) -> Signal:
     """Scores for each parameter set, as ``(combo, symbol)`` columns in the order given."""
     unique, positions = _distinct(param_sets)
@@ -114,6 +134,7 @@ def compute_signal(model: SignalModel, inputs: SignalInput, param_sets: Sequence
         signal = call_plugin(what, model.compute_grid, inputs, unique)
         _check_signal(signal, inputs, what, len(unique))
         scores, confidences = signal.score.to_numpy(dtype=float), signal.confidence.to_numpy(dtype=float)
+        parts = [signal]
     else:
         parts = []
         for params in unique:
@@ -130,23 +151,41 @@ def compute_signal(model: SignalModel, inputs: SignalInput, param_sets: Sequence
     return Signal(
         pd.DataFrame(scores, index=inputs.index, columns=columns, copy=False),
         pd.DataFrame(confidences, index=inputs.index, columns=columns, copy=False),
+        knowledge_cutoff=latest_cutoff(parts, what),
     )
+
+
+def compute_signals(
+    strategy: Strategy, registry: Registry, inputs: SignalInput, combos: Sequence[Combination]
+) -> list[Signal]:
+    """Every signal of the strategy for every combination, in the order of ``strategy.signals``."""
+    signals = []
+    for spec in strategy.signals:
+        model = registry.signal_models.get(spec.model)
+        signals.append(compute_signal(model, inputs, [combo.for_signal(spec.key) for combo in combos], spec.key))
+    return signals
+
+
+def combine_signals(strategy: Strategy, registry: Registry, signals: Sequence[Signal]) -> Signal:
+    """The strategy's aggregator over ``signals``, carrying the latest knowledge cutoff of its inputs.
+
+    The core sets the cutoff after the aggregator ran, so an aggregator that builds a fresh
+    Signal cannot drop it.
+    """
+    aggregator = registry.aggregators.get(strategy.aggregator)
+    params = {**aggregator.defaults, **strategy.aggregator_params}
+    what = f"aggregator {aggregator.name!r}"
+    combined = call_plugin(what, aggregator.combine, signals, params)
+    if not isinstance(combined, Signal) or combined.score.shape != signals[0].score.shape:
+        raise PluginError(f"aggregator {aggregator.name!r} must return a Signal shaped like its inputs")
+    return dataclasses.replace(combined, knowledge_cutoff=latest_cutoff(signals, what))
 
 
 def combined_signal(
     strategy: Strategy, registry: Registry, inputs: SignalInput, combos: Sequence[Combination]
 ) -> Signal:
     """Every signal of the strategy for every combination, combined by its aggregator."""
-    signals = []
-    for spec in strategy.signals:
-        model = registry.signal_models.get(spec.model)
-        signals.append(compute_signal(model, inputs, [combo.for_signal(spec.key) for combo in combos], spec.key))
-    aggregator = registry.aggregators.get(strategy.aggregator)
-    params = {**aggregator.defaults, **strategy.aggregator_params}
-    combined = call_plugin(f"aggregator {aggregator.name!r}", aggregator.combine, signals, params)
-    if not isinstance(combined, Signal) or combined.score.shape != signals[0].score.shape:
-        raise PluginError(f"aggregator {aggregator.name!r} must return a Signal shaped like its inputs")
-    return combined
+    return combine_signals(strategy, registry, compute_signals(strategy, registry, inputs, combos))
 
 
 def target_positions(strategy: Strategy, combined: Signal, where: str) -> pd.DataFrame:

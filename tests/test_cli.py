@@ -53,7 +53,7 @@ def _commands() -> list[list[str]]:
     return commands
 
 
-COMMANDS = [["plugins"], ["backtest"], ["data"], ["data", "fetch"], ["data", "list"], ["data", "clear"]]
+COMMANDS = [["plugins"], ["backtest"], ["check"], ["data"], ["data", "fetch"], ["data", "list"], ["data", "clear"]]
 
 
 @pytest.mark.parametrize("command", [[], *COMMANDS], ids=lambda c: " ".join(c) or "fintrade")

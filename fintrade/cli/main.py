@@ -13,7 +13,7 @@ import warnings
 import typer
 
 from fintrade import __version__
-from fintrade.cli import backtest_cmd, data_cmd, plugins_cmd
+from fintrade.cli import backtest_cmd, check_cmd, data_cmd, plugins_cmd
 from fintrade.errors import FintradeError
 
 app = typer.Typer(
@@ -49,6 +49,7 @@ def main(
 
 app.command("plugins")(plugins_cmd.plugins)
 app.command("backtest")(backtest_cmd.backtest)
+app.command("check")(check_cmd.check)
 app.add_typer(data_cmd.app, name="data")
 
 

@@ -51,6 +51,32 @@ def _metric_table(title: str, label: str, rows: list[tuple[str, dict[str, Any] |
     return table
 
 
+WINDOW_NAMES = {"test": "test", "walk_forward": "wf stitched"}
+
+
+def print_cutoff(cutoff: dict[str, Any], console: Console) -> None:
+    """The knowledge-cutoff flag: how many evaluated bars a model may have seen past, and the
+    headline metrics with and without them."""
+    windows = cutoff["windows"]
+    sentence_names = {"test": "test", "walk_forward": "walk-forward out-of-sample"}
+    counts = ", ".join(
+        f"{row['flagged_bars']} of {row['bars']} {sentence_names.get(name, name)} bars" for name, row in windows.items()
+    )
+    console.print(
+        f"[yellow]knowledge cutoff:[/yellow] a signal model was trained on data up to {cutoff['cutoff'][:10]}; "
+        f"{counts} fall at or before it (the model may have seen what came next)"
+    )
+    rows: list[tuple[str, dict[str, Any] | None]] = []
+    for name, row in windows.items():
+        label = WINDOW_NAMES.get(name, name)
+        rows += [
+            (f"{label}, all bars", row["all_bars"]),
+            (f"{label}, after cutoff", row["after_cutoff"]),
+            (f"{label} b&h, after", row["benchmark_after_cutoff"]),
+        ]
+    console.print(_metric_table("Knowledge cutoff: with and without the flagged bars", "window", rows))
+
+
 def print_summary(result: BacktestResult, console: Console) -> None:
     console.print(
         f"[bold]{result.strategy}[/bold]: {', '.join(result.symbols)} | {result.start[:10]} to {result.end[:10]} "
@@ -59,6 +85,8 @@ def print_summary(result: BacktestResult, console: Console) -> None:
     )
     for warning in result.warnings:
         console.print(f"[yellow]warning:[/yellow] {warning}")
+    if result.knowledge_cutoff:
+        print_cutoff(result.knowledge_cutoff, console)
     split_rows: list[tuple[str, dict[str, Any] | None]] = []
     for split, row in result.splits.items():
         split_rows += [(split, row["strategy"]), (f"{split} b&h", row["benchmark"])]
