@@ -312,7 +312,7 @@ def run_check(
                 differs, first = _differences(head, part.fields[name])
                 earlier = differs & (first < earliest)  # on a tie the score, checked first, names it
                 earliest[earlier], field_of[earlier] = first[earlier], name
-            for column in np.flatnonzero(earliest < never):
+            for column in np.flatnonzero(earliest < never).tolist():
                 row, name = int(earliest[column]), str(field_of[column])
                 record = found.setdefault((s, column), {"cuts_differing": 0})
                 record["cuts_differing"] += 1
@@ -327,8 +327,8 @@ def run_check(
         progress(step, total, f"cut at {moment}")
 
     leaks = []
-    for (s, column), record in sorted(found.items()):
-        params, symbol = full[s].columns[column]
+    for (s, col), record in sorted(found.items()):
+        params, symbol = full[s].columns[col]
         leaks.append(
             Leak(
                 series=full[s].name,
