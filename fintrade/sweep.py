@@ -178,6 +178,8 @@ def combine_signals(strategy: Strategy, registry: Registry, signals: Sequence[Si
     combined = call_plugin(what, aggregator.combine, signals, params)
     if not isinstance(combined, Signal) or combined.score.shape != signals[0].score.shape:
         raise PluginError(f"aggregator {aggregator.name!r} must return a Signal shaped like its inputs")
+    if np.nanmax(np.abs(combined.score.to_numpy(dtype=float)), initial=0.0) > 1.0 + 1e-9:
+        raise PluginError(f"aggregator {aggregator.name!r} returned scores outside [-1, 1]")
     return dataclasses.replace(combined, knowledge_cutoff=latest_cutoff(signals, what))
 
 

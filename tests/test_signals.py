@@ -72,3 +72,27 @@ def test_entries_and_exits_become_held_positions() -> None:
     short_exits = _frame([0, 0, 0, 0, 0, 0, 1]).astype(bool)
     held = positions_from_entries_exits(entries, exits, short_entries, short_exits)
     assert held["X"].tolist() == [0.0, 1.0, 1.0, 0.0, -1.0, -1.0, 0.0]
+
+
+def test_an_aggregator_returning_scores_outside_the_range_is_refused() -> None:
+    import fintrade
+    from fintrade.errors import PluginError
+    from fintrade.plugin_manager import create_plugin_manager
+    from fintrade.strategy import Strategy
+    from fintrade.sweep import combine_signals
+    from fintrade.types import Aggregator
+
+    class Overshoot:
+        @fintrade.hookimpl
+        def fintrade_aggregators(self) -> list[Aggregator]:
+            def combine(signals, params):  # type: ignore[no-untyped-def]
+                return Signal.certain(signals[0].score * 2.0)
+
+            return [Aggregator(name="overshoot", combine=combine)]
+
+    pm = create_plugin_manager(load_entry_points=False)
+    pm.register(Overshoot(), name="overshoot")
+    strategy = type("Over", (Strategy,), {"aggregator": "overshoot"})()
+    scores = pd.DataFrame({"X": [0.2, 0.9]}, index=pd.date_range("2020-01-01", periods=2, tz="UTC"))
+    with pytest.raises(PluginError, match="outside"):
+        combine_signals(strategy, Registry(pm), [Signal.certain(scores)])
