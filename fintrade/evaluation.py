@@ -73,6 +73,11 @@ class BacktestResult:
     #: The latest training date of the signal models and the headline metrics with and without
     #: the bars up to it (see :func:`_cutoff_window`); None when no model reports one.
     knowledge_cutoff: dict[str, Any] | None = None
+    #: The strategy beside its baselines and buy-and-hold, judged on the same window
+    #: (:func:`fintrade.comparison.run_with_baselines`); None when the strategy names none.
+    comparison: dict[str, Any] | None = None
+    #: Equity curves (growth of 1) of the baselines on that window, for the report.
+    baseline_curves: dict[str, np.ndarray] = field(default_factory=dict)
 
     def to_dict(self) -> dict[str, Any]:
         return {
@@ -91,6 +96,7 @@ class BacktestResult:
             "top_combinations": self.top_combinations,
             "warnings": self.warnings,
             "knowledge_cutoff": self.knowledge_cutoff,
+            "comparison": self.comparison,
         }
 
 

@@ -54,7 +54,17 @@ METRIC_LABELS = {
 }
 MISSING = "–"
 
-LINE_COLOURS = {"strategy": "#2563eb", "walk_forward": "#ea580c", "benchmark": "#4b5563"}
+LINE_COLOURS = {
+    "strategy": "#2563eb",
+    "walk_forward": "#ea580c",
+    "benchmark": "#4b5563",
+    # Baselines, in the order the strategy names them.
+    "baseline1": "#7c3aed",
+    "baseline2": "#0891b2",
+    "baseline3": "#ca8a04",
+    "baseline4": "#db2777",
+}
+BASELINE_KEYS = ("baseline1", "baseline2", "baseline3", "baseline4")
 REGIME_COLOURS = {"bull": "#16a34a", "bear": "#dc2626", "sideways": "#a8a29e"}
 BAND_OPACITY = 0.14
 SERIES_LABELS = {"strategy": "Strategy", "benchmark": "Buy & hold", "walk_forward": "Walk-forward"}
@@ -550,7 +560,19 @@ def _lines(result: BacktestResult) -> list[_Line]:
             _Line("walk_forward", "Walk-forward out-of-sample, stitched (rebased to buy & hold at its start)", values)
         )
     lines.append(_Line("benchmark", "Buy & hold, equal amount per symbol", np.asarray(curves.benchmark, dtype=float)))
+    window = "walk-forward out-of-sample" if result.walk_forward else "chosen parameters, full period"
+    for key, (name, curve) in zip(BASELINE_KEYS, result.baseline_curves.items(), strict=False):
+        values = np.asarray(curve, dtype=float).copy()
+        start = _first_active(lines[1].values) if len(lines) > 2 else 0
+        values[:start] = np.nan
+        values[start:] = values[start:] / values[start] * float(curves.benchmark[start])
+        lines.append(_Line(key, f"Baseline {name} ({window})", values))
     return lines
+
+
+def _first_active(values: np.ndarray) -> int:
+    finite = np.flatnonzero(np.isfinite(values))
+    return int(finite[0]) if len(finite) else 0
 
 
 def _drawdown(values: np.ndarray) -> np.ndarray:
@@ -734,6 +756,23 @@ def _stitched_table(result: BacktestResult) -> str:
     return _table("walk-forward", "Walk-forward, stitched", caption, _head_cells(["Series"], columns), rows)
 
 
+def _comparison_table(result: BacktestResult) -> str:
+    comparison = result.comparison or {}
+    rows_data = comparison.get("rows", [])
+    columns = [c for c in _metric_columns(rows_data) if c not in ("name", "kind")]
+    rows = [
+        f'<tr class="{_e(row["kind"])}" data-series="{_e(row["name"])}"><td class=series>{_e(row["name"])}</td>'
+        f"<td>{_e(row['kind'])}</td>{_metric_cells(row, columns)}</tr>"
+        for row in rows_data
+    ]
+    window = {"walk-forward": "walk-forward out-of-sample", "test": "test"}.get(comparison.get("evaluated_on"), "")
+    caption = (
+        f"The strategy and its baselines on the same {window} bars, with the same data, costs, splits, "
+        "direction and sizing: only the signals differ."
+    )
+    return _table("comparison", "Side by side", caption, _head_cells(["Series", "Kind"], columns), rows)
+
+
 def _regimes_table(result: BacktestResult) -> str:
     regimes = result.regimes or {}
     table: Mapping[str, Any] = regimes.get("table", {})
@@ -828,7 +867,8 @@ def _cutoff_table(result: BacktestResult) -> str:
 
 
 def _tables(result: BacktestResult) -> str:
-    parts = [_splits_table(result)]
+    parts = [_comparison_table(result)] if result.comparison else []
+    parts.append(_splits_table(result))
     if result.knowledge_cutoff:
         parts.append(_cutoff_table(result))
     if result.walk_forward:

@@ -43,8 +43,12 @@ class SignalSpec:
         return self.label or self.model
 
 
-def signal(model: str, *, label: str = "", **params: Any) -> SignalSpec:
-    """``signal("sma-cross", fast=20, slow=100)``: a signal model with parameters."""
+def signal(model: str, /, *, label: str = "", **params: Any) -> SignalSpec:
+    """``signal("sma-cross", fast=20, slow=100)``: a signal model with parameters.
+
+    ``model`` is positional-only, so a signal model may itself take a parameter called
+    ``model``: ``signal("llm-sentiment", model="out/my-adapter")``.
+    """
     return SignalSpec(model=model, params=dict(params), label=label)
 
 
@@ -91,6 +95,10 @@ class Strategy:
     walk_forward: ClassVar[WalkForward | None] = WalkForward()
     regimes: ClassVar[Regimes] = Regimes()
     cost_multipliers: ClassVar[Sequence[float]] = (0.0, 1.0, 2.0)
+
+    #: Other signal sets run exactly like this strategy and shown side by side with it:
+    #: ``{"lexicon": [signal("lexicon")], "momentum": [signal("momentum", lookback=20)]}``.
+    baselines: ClassVar[Mapping[str, Sequence[SignalSpec]]] = {}
 
     #: Parameter grid: ``{"<signal label>.<param>": values}``; chosen by ``objective`` on train.
     grid: ClassVar[Mapping[str, Sequence[Any]]] = {}

@@ -35,8 +35,12 @@ def strategy_parameters(strategy: Any) -> dict[str, Any]:
         "signals",
         "aggregator",
         "aggregator_params",
+        "bar_close",
         "direction",
         "threshold",
+        "min_confidence",
+        "hold",
+        "sizing",
         "position_size",
         "initial_cash",
         "costs",
@@ -44,6 +48,7 @@ def strategy_parameters(strategy: Any) -> dict[str, Any]:
         "walk_forward",
         "regimes",
         "cost_multipliers",
+        "baselines",
         "grid",
         "objective",
         "seed",
@@ -62,6 +67,7 @@ def backtest(
     from rich.console import Console
 
     from fintrade.cli.plugins_cmd import describe_plugins
+    from fintrade.comparison import run_with_baselines
     from fintrade.evaluation import run_backtest
     from fintrade.loading import load_strategy
     from fintrade.manifest import build_manifest, manifest_path, write_json_atomic
@@ -75,7 +81,11 @@ def backtest(
         register_module_plugin(pm, loaded.module, str(loaded.path), "strategy file")
     registry = Registry(pm)
     with console.status("backtesting") as status:
-        result = run_backtest(loaded.strategy, registry, progress=lambda stage: status.update(stage))
+        result, _ = run_with_baselines(
+            loaded.strategy,
+            registry,
+            lambda strategy: run_backtest(strategy, registry, progress=lambda stage: status.update(stage)),
+        )
     result.manifest = build_manifest(
         strategy_path=loaded.path,
         strategy_name=result.strategy,

@@ -87,6 +87,10 @@ def print_summary(result: BacktestResult, console: Console) -> None:
         console.print(f"[yellow]warning:[/yellow] {warning}")
     if result.knowledge_cutoff:
         print_cutoff(result.knowledge_cutoff, console)
+    if result.comparison:
+        window = {"walk-forward": "walk-forward out-of-sample", "test": "test"}[result.comparison["evaluated_on"]]
+        compared = [(f"{row['name']} ({row['kind']})", row) for row in result.comparison["rows"]]
+        console.print(_metric_table(f"Side by side, on the {window} bars", "series", compared))
     split_rows: list[tuple[str, dict[str, Any] | None]] = []
     for split, row in result.splits.items():
         split_rows += [(split, row["strategy"]), (f"{split} b&h", row["benchmark"])]

@@ -1,0 +1,70 @@
+"""Baselines evaluated exactly like the strategy, for a side-by-side comparison.
+
+A strategy may name ``baselines``: other signal sets (a lexicon model beside a language model,
+a momentum rule) that answer "is the clever part worth it?". Each is run as the same strategy
+with only its signals replaced, so data, costs, splits, walk-forward, regimes, direction and
+sizing are identical, and its figures land in one table with the strategy and buy-and-hold.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Sequence
+from typing import TYPE_CHECKING, Any
+
+from fintrade.errors import ConfigError
+from fintrade.strategy import SignalSpec, Strategy
+
+if TYPE_CHECKING:
+    from fintrade.evaluation import BacktestResult
+    from fintrade.registry import Registry
+
+#: The figures compared side by side, in table order.
+COMPARED_METRICS: tuple[str, ...] = ("total_return", "cagr", "sharpe", "max_drawdown", "exposure", "trades")
+
+
+def baseline_strategy(strategy: Strategy, name: str, signals: Sequence[SignalSpec]) -> Strategy:
+    """``strategy`` with its signals (and grid) replaced by ``signals``; everything else kept."""
+    signals = tuple(signals)
+    if not signals or not all(isinstance(spec, SignalSpec) for spec in signals):
+        raise ConfigError(f"baseline {name!r}: give a list of signal(...) specs, e.g. [signal('lexicon')]")
+    attributes = {"signals": signals, "grid": {}, "baselines": {}, "accept": lambda self, params: True}
+    derived = type(f"{type(strategy).__name__}[{name}]", (type(strategy),), attributes)
+    return derived()
+
+
+def evaluated_metrics(result: BacktestResult) -> tuple[str, dict[str, Any], dict[str, Any]]:
+    """What a result is judged on: the stitched walk-forward when there is one, else the test split.
+
+    Returns the name of that window, the strategy's metrics and the benchmark's (buy-and-hold).
+    """
+    if result.walk_forward is not None:
+        return "walk-forward", result.walk_forward["stitched"], result.walk_forward["benchmark"]
+    test = result.splits.get("test") or next(iter(result.splits.values()))
+    return "test", test["strategy"], test["benchmark"]
+
+
+def _row(name: str, kind: str, metrics: dict[str, Any]) -> dict[str, Any]:
+    return {"name": name, "kind": kind, **{metric: metrics.get(metric) for metric in COMPARED_METRICS}}
+
+
+def run_with_baselines(
+    strategy: Strategy,
+    registry: Registry,
+    run: Callable[[Strategy], BacktestResult],
+) -> tuple[BacktestResult, dict[str, BacktestResult]]:
+    """Run the strategy, then each baseline, and attach the side-by-side table to the result."""
+    result = run(strategy)
+    baselines = {
+        name: run(baseline_strategy(strategy, name, signals)) for name, signals in dict(strategy.baselines).items()
+    }
+    window, metrics, benchmark = evaluated_metrics(result)
+    rows = [_row(strategy.strategy_name(), "strategy", metrics)]
+    for name, baseline in baselines.items():
+        rows.append(_row(name, "baseline", evaluated_metrics(baseline)[1]))
+    rows.append(_row("buy-and-hold", "benchmark", benchmark))
+    result.comparison = {"evaluated_on": window, "rows": rows}
+    result.baseline_curves = {
+        name: baseline.curves.walk_forward if baseline.curves.walk_forward is not None else baseline.curves.strategy
+        for name, baseline in baselines.items()
+    }
+    return result, baselines
