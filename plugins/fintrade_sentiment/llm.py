@@ -1,0 +1,235 @@
+"""The ``llm-sentiment`` signal model: a fine-tuned classifier scores each document, then alignment.
+
+Per document, with class probabilities p(negative), p(neutral), p(positive):
+
+* score = ``p(positive) - p(negative)``, in [-1, 1];
+* confidence = ``max(p)``, the probability of the predicted class, in [1/3, 1].
+
+Each distinct text is scored once per model, ever: scores are looked up by (model key, text
+hash) first in this process's memory, then in the persistent :class:`ScoreCache`, and only
+the texts found in neither go through the model, whose outputs are written back. The model
+key (:func:`model_key`) covers the base model's and adapter's contents, ``quantize`` and
+``max_length``; ``batch_size`` only changes float rounding (about 1e-7) and is not part of it.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import sys
+from collections import OrderedDict
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass
+from pathlib import Path
+from typing import TYPE_CHECKING, Any
+
+from fintrade.errors import ConfigError
+from fintrade_sentiment.classifier import ClassifierSpec, LoadedClassifier, load_classifier, resolve_classifier
+from fintrade_sentiment.score_cache import Probabilities, ScoreCache, score_cache_path
+
+if TYPE_CHECKING:
+    import numpy as np
+    import pandas as pd
+
+    from fintrade.types import Signal, SignalInput
+
+MODEL = "llm-sentiment"
+SCORER_VERSION = 1
+"""Bumped when the way probabilities are computed changes, so old cached rows stop matching."""
+WRITE_EVERY = 2048
+"""Texts scored between writes to the persistent cache: an interrupted run keeps its progress."""
+LOADED_MODELS = 2
+"""Loaded models kept in memory between calls (a model sweep alternates between a few)."""
+
+
+@dataclass
+class ScoringStats:
+    """What scoring did, cumulative over the process (tests and benchmarks read it)."""
+
+    texts: int = 0
+    distinct: int = 0
+    memory_hits: int = 0
+    disk_hits: int = 0
+    scored: int = 0
+    model_loads: int = 0
+
+
+@dataclass(frozen=True)
+class DocumentScores:
+    """Per-text results of :func:`score_texts`, in the order of the texts given."""
+
+    score: np.ndarray
+    confidence: np.ndarray
+    probabilities: np.ndarray
+    spec: ClassifierSpec
+    model_key: str
+
+
+STATS = ScoringStats()
+_memory: dict[str, dict[bytes, Probabilities]] = {}
+_loaded: OrderedDict[tuple[str, bool], LoadedClassifier] = OrderedDict()
+_caches: dict[Path, ScoreCache] = {}
+
+
+def model_key(spec: ClassifierSpec, quantize: bool) -> str:
+    """The score cache's key for a model: everything that changes its probabilities."""
+    parts = {"identity": spec.identity, "quantize": bool(quantize), "max_length": spec.max_length}
+    return hashlib.sha256(json.dumps({**parts, "scorer": SCORER_VERSION}, sort_keys=True).encode()).hexdigest()[:32]
+
+
+def text_hash(text: str) -> bytes:
+    """SHA-256 of the text's UTF-8 bytes (lone surrogates kept, not refused)."""
+    return hashlib.sha256(text.encode("utf-8", "surrogatepass")).digest()
+
+
+def clear_memory() -> None:
+    """Forget this process's in-memory scores and loaded models (the persistent cache stays)."""
+    _memory.clear()
+    _loaded.clear()
+
+
+def default_cache() -> ScoreCache:
+    """The persistent cache under the current cache dir, one connection per process."""
+    path = score_cache_path()
+    if path not in _caches:
+        _caches[path] = ScoreCache(path)
+    return _caches[path]
+
+
+def score_texts(
+    texts: Sequence[str],
+    *,
+    model: str | None = None,
+    quantize: bool = False,
+    max_length: int | None = None,
+    batch_size: int = 32,
+    cache: ScoreCache | bool | None = True,
+    memory: bool = True,
+    progress: bool | None = None,
+) -> DocumentScores:
+    """Score and confidence of each text, reading and filling the caches.
+
+    ``cache``: ``True`` for the persistent cache under the fintrade cache dir, a
+    :class:`ScoreCache`, or ``False``/``None`` for none. ``memory=False`` also skips this
+    process's in-memory scores (benchmarks of cold runs).
+    """
+    import numpy as np
+
+    _check_scoring(quantize, batch_size)
+    spec = resolve_classifier(model, max_length)
+    key = model_key(spec, quantize)
+    store = default_cache() if cache is True else (cache or None)
+    hashes = [text_hash(text) for text in texts]
+    first_text = dict(zip(hashes, texts, strict=True))
+    known: dict[bytes, Probabilities] = _memory.setdefault(key, {}) if memory else {}
+    STATS.texts += len(texts)
+    STATS.distinct += len(first_text)
+    missing = [h for h in first_text if h not in known]
+    STATS.memory_hits += len(first_text) - len(missing)
+    if missing and store is not None:
+        found = store.get(key, missing)
+        STATS.disk_hits += len(found)
+        known.update(found)
+        missing = [h for h in missing if h not in found]
+    if missing:
+        texts_to_score = [first_text[h] for h in missing]
+        _score_missing(spec, key, quantize, batch_size, texts_to_score, missing, known, store, progress)
+    probabilities = np.array([known[h] for h in hashes], dtype=np.float64).reshape(len(texts), 3)
+    return DocumentScores(
+        score=probabilities[:, 2] - probabilities[:, 0],
+        confidence=probabilities.max(axis=1) if len(texts) else np.zeros(0),
+        probabilities=probabilities,
+        spec=spec,
+        model_key=key,
+    )
+
+
+def _score_missing(
+    spec: ClassifierSpec,
+    key: str,
+    quantize: bool,
+    batch_size: int,
+    texts: list[str],
+    hashes: list[bytes],
+    known: dict[bytes, Probabilities],
+    store: ScoreCache | None,
+    progress: bool | None,
+) -> None:
+    from fintrade_sentiment.inference import PROGRESS_MIN_TEXTS, class_probabilities, progress_bar
+
+    classifier = _classifier(spec, quantize)
+    show = progress if progress is not None else (sys.stderr.isatty() and len(texts) >= PROGRESS_MIN_TEXTS)
+    bar = progress_bar(len(texts), spec.name) if show else None
+    description = {**spec.describe(), "quantize": quantize, "max_length": spec.max_length}
+    try:
+        for start in range(0, len(texts), WRITE_EVERY):
+            chunk = texts[start : start + WRITE_EVERY]
+            values = class_probabilities(classifier, chunk, batch_size=batch_size, bar=bar)
+            rows = {h: (float(p[0]), float(p[1]), float(p[2])) for h, p in zip(hashes[start:], values, strict=False)}
+            known.update(rows)
+            STATS.scored += len(rows)
+            if store is not None:
+                store.put(key, rows, description)
+    finally:
+        if bar is not None:
+            bar.close()
+
+
+def _classifier(spec: ClassifierSpec, quantize: bool) -> LoadedClassifier:
+    slot = (spec.identity, quantize)
+    if slot in _loaded and _loaded[slot].spec == spec:
+        _loaded.move_to_end(slot)
+        return _loaded[slot]
+    loaded = load_classifier(spec, quantize=quantize)
+    STATS.model_loads += 1
+    _loaded[slot] = loaded
+    while len(_loaded) > LOADED_MODELS:
+        _loaded.popitem(last=False)
+    return loaded
+
+
+def _check_scoring(quantize: Any, batch_size: Any) -> None:
+    if not isinstance(quantize, bool):
+        raise ConfigError(f"signal model {MODEL!r}: quantize must be True or False, got {quantize!r}")
+    if isinstance(batch_size, bool) or not isinstance(batch_size, int) or batch_size < 1:
+        raise ConfigError(f"signal model {MODEL!r}: batch_size must be a positive integer, got {batch_size!r}")
+
+
+def _scoring_params(params: Mapping[str, Any]) -> tuple[Any, ...]:
+    return (params.get("model"), params.get("quantize", False), params.get("max_length"), params.get("batch_size", 32))
+
+
+def compute_grid(inputs: SignalInput, grid: Sequence[Mapping[str, Any]]) -> Signal:
+    """Every parameter set at once: texts are scored once per distinct model setting, then aligned per set."""
+    from fintrade_sentiment.documents import aligned_grid, documents_for
+
+    documents = documents_for(inputs, MODEL)
+    texts = documents["text"].tolist()
+    by_setting: dict[tuple[Any, ...], DocumentScores] = {}
+    for params in grid:
+        setting = _scoring_params(params)
+        if setting not in by_setting:
+            model, quantize, max_length, batch_size = setting
+            by_setting[setting] = score_texts(
+                texts, model=model, quantize=quantize, max_length=max_length, batch_size=batch_size
+            )
+    scores = [(by_setting[s].score, by_setting[s].confidence) for s in map(_scoring_params, grid)]
+    return aligned_grid(documents, scores, inputs, grid, MODEL, _latest_cutoff(list(by_setting.values())))
+
+
+def compute(inputs: SignalInput, params: Mapping[str, Any]) -> Signal:
+    """One parameter set, symbol columns."""
+    from fintrade.types import Signal
+
+    signal = compute_grid(inputs, [params])
+    return Signal(
+        score=signal.score.droplevel("combo", axis=1),
+        confidence=signal.confidence.droplevel("combo", axis=1),
+        knowledge_cutoff=signal.knowledge_cutoff,
+    )
+
+
+def _latest_cutoff(results: Sequence[DocumentScores]) -> pd.Timestamp | None:
+    """With several models in one grid, the latest cutoff: bars before it are suspect for one of them."""
+    cutoffs = [r.spec.knowledge_cutoff for r in results if r.spec.knowledge_cutoff is not None]
+    return max(cutoffs) if cutoffs else None
