@@ -157,7 +157,7 @@ def test_changing_the_adapter_quantize_or_max_length_invalidates_the_cache(
     assert len(keys) == 3
 
 
-def test_an_unreadable_cache_file_is_moved_aside_not_used(artifact, cache_dir, tweets) -> None:
+def test_an_unreadable_cache_file_is_moved_aside_not_used(cache_dir) -> None:
     path = cache_dir / "scores" / "scores.sqlite"
     path.parent.mkdir(parents=True)
     path.write_bytes(b"this is not a database" * 100)
@@ -166,6 +166,42 @@ def test_an_unreadable_cache_file_is_moved_aside_not_used(artifact, cache_dir, t
         store.put("key", {b"h" * 32: (0.2, 0.3, 0.5)})
     assert store.get("key", [b"h" * 32]) == {b"h" * 32: (0.2, 0.3, 0.5)}
     assert any(p.name.startswith("scores.sqlite.corrupt-") for p in path.parent.iterdir())
+
+
+WRITER = """
+import hashlib, sys
+from pathlib import Path
+from fintrade_sentiment.score_cache import ScoreCache
+
+store = ScoreCache(Path(sys.argv[1]))
+first, last = int(sys.argv[2]), int(sys.argv[3])
+for start in range(first, last, 100):  # many small transactions, interleaving with the other writer
+    rows = {}
+    for i in range(start, min(start + 100, last)):
+        h = hashlib.sha256(str(i).encode()).digest()
+        rows[h] = (i / 1e4, 0.5, 1 - 0.5 - i / 1e4)
+    store.put("shared-key", rows, {"writer": first})
+"""
+
+
+def test_two_processes_filling_the_cache_at_once_store_every_row_once(tmp_path) -> None:
+    import hashlib
+    import subprocess
+    import sys
+
+    path = tmp_path / "scores.sqlite"
+    writers = [
+        subprocess.Popen([sys.executable, "-c", WRITER, str(path), str(first), str(last)], stderr=subprocess.PIPE)
+        for first, last in ((0, 3000), (2000, 5000))  # rows 2000..2999 written by both
+    ]
+    assert [w.wait(timeout=120) for w in writers] == [0, 0], [w.stderr.read() for w in writers if w.stderr]
+    store = ScoreCache(path)
+    assert store.count("shared-key") == 5000
+    rows = (0, 2500, 4999)
+    hashes = [hashlib.sha256(str(i).encode()).digest() for i in rows]
+    expected = {h: (i / 1e4, 0.5, 0.5 - i / 1e4) for h, i in zip(hashes, rows, strict=True)}
+    assert store.get("shared-key", hashes) == expected
+    assert [m["texts"] for m in store.models()] == [5000]
 
 
 # --- inference -----------------------------------------------------------------------------------

@@ -62,29 +62,34 @@ class ScoreCache:
         self._usable = True
 
     def _connect(self) -> sqlite3.Connection | None:
-        if self._connection is not None or not self._usable:
-            return self._connection
+        if self._connection is None and self._usable:
+            try:
+                self._connection = self._open_or_replace()
+            except (sqlite3.DatabaseError, OSError) as exc:
+                self._usable = False
+                warnings.warn(
+                    f"score cache {self.path} cannot be used ({exc}); scores are kept in memory for this run only",
+                    ScoreCacheWarning,
+                    stacklevel=3,
+                )
+        return self._connection
+
+    def _open_or_replace(self) -> sqlite3.Connection:
         try:
-            self._connection = self._open()
+            return self._open()
         except sqlite3.DatabaseError as exc:
-            if not self.path.exists() or (isinstance(exc, sqlite3.OperationalError) and "locked" in str(exc)):
-                return self._disable(exc)
+            locked = isinstance(exc, sqlite3.OperationalError) and "locked" in str(exc)
+            if locked or not self.path.is_file():
+                raise
             # Not a database (a truncated or foreign file): keep it for inspection, start afresh.
             aside = self.path.with_name(f"{self.path.name}.corrupt-{os.getpid()}")
-            with contextlib.suppress(OSError):
-                os.replace(self.path, aside)
+            os.replace(self.path, aside)
             warnings.warn(
                 f"score cache {self.path} was unreadable ({exc}); moved to {aside.name}, starting empty",
                 ScoreCacheWarning,
-                stacklevel=3,
+                stacklevel=4,
             )
-            try:
-                self._connection = self._open()
-            except (sqlite3.DatabaseError, OSError) as again:
-                return self._disable(again)
-        except OSError as exc:
-            return self._disable(exc)
-        return self._connection
+            return self._open()
 
     def _open(self) -> sqlite3.Connection:
         self.path.parent.mkdir(parents=True, exist_ok=True)
@@ -103,15 +108,6 @@ class ScoreCache:
             connection.close()
             raise
         return connection
-
-    def _disable(self, exc: BaseException) -> None:
-        self._usable = False
-        warnings.warn(
-            f"score cache {self.path} cannot be used ({exc}); scores are kept in memory for this run only",
-            ScoreCacheWarning,
-            stacklevel=4,
-        )
-        return None
 
     def get(self, model_key: str, hashes: Sequence[bytes]) -> dict[bytes, Probabilities]:
         """The cached probabilities of those ``hashes`` that are in the cache."""
