@@ -216,9 +216,17 @@ def test_batched_scores_equal_per_document_scores(artifact, cache_dir, tweets) -
     np.testing.assert_allclose(batched.probabilities, one_by_one.probabilities, atol=1e-5, rtol=0)
 
 
-def test_int8_scores_are_close_to_fp32_on_merged_plain_linear_layers(artifact, cache_dir, tweets) -> None:
-    from fintrade_sentiment.classifier import resolve_classifier
+def test_batches_hold_similar_lengths_within_the_size_and_token_limits() -> None:
+    from fintrade_sentiment.inference import MAX_BATCH_TOKENS, _batches
 
+    lengths = [30, 5000, 12, 30, 5000, 31, 12]
+    order = sorted(range(len(lengths)), key=lambda i: lengths[i])
+    assert _batches(order, lengths, 3) == [[2, 6, 0], [3, 5], [1], [4]]
+    assert _batches(order, lengths, 64) == [[2, 6, 0, 3, 5], [1], [4]]
+    assert all(len(b) * max(lengths[i] for i in b) <= MAX_BATCH_TOKENS for b in _batches(order, lengths, 64))
+
+
+def test_int8_scores_are_close_to_fp32_on_merged_plain_linear_layers(artifact, cache_dir, tweets) -> None:
     texts = sample_texts(tweets)
     fp32 = llm.score_texts(texts, model=str(artifact), cache=False)
     int8 = llm.score_texts(texts, model=str(artifact), quantize=True, cache=False)
@@ -231,7 +239,7 @@ def test_int8_scores_are_close_to_fp32_on_merged_plain_linear_layers(artifact, c
     assert np.mean(int8.probabilities.argmax(axis=1) == fp32.probabilities.argmax(axis=1)) >= 0.8
     assert not np.array_equal(int8.probabilities, fp32.probabilities)
 
-    loaded = llm._classifier(resolve_classifier(str(artifact)), True)
+    loaded = llm.loaded_classifier(str(artifact), quantize=True)
     modules = list(loaded.model.modules())
     int8_linear = torch.ao.nn.quantized.dynamic.Linear
     assert sum(isinstance(module, int8_linear) for module in modules) == 6 * 6 + 2  # 6 layers, pooler, classifier

@@ -25,6 +25,7 @@ from typing import TYPE_CHECKING, Any
 
 from fintrade.errors import ConfigError
 from fintrade_sentiment.classifier import ClassifierSpec, LoadedClassifier, load_classifier, resolve_classifier
+from fintrade_sentiment.inference import DEFAULT_BATCH_SIZE
 from fintrade_sentiment.score_cache import Probabilities, ScoreCache, score_cache_path
 
 if TYPE_CHECKING:
@@ -102,7 +103,7 @@ def score_texts(
     model: str | None = None,
     quantize: bool = False,
     max_length: int | None = None,
-    batch_size: int = 32,
+    batch_size: int = DEFAULT_BATCH_SIZE,
     cache: ScoreCache | bool | None = True,
     memory: bool = True,
     progress: bool | None = None,
@@ -175,6 +176,14 @@ def _score_missing(
             bar.close()
 
 
+def loaded_classifier(
+    model: str | None = None, *, quantize: bool = False, max_length: int | None = None
+) -> LoadedClassifier:
+    """The loaded model :func:`score_texts` uses for these settings (loaded once per process)."""
+    _check_scoring(quantize, DEFAULT_BATCH_SIZE)
+    return _classifier(resolve_classifier(model, max_length), quantize)
+
+
 def _classifier(spec: ClassifierSpec, quantize: bool) -> LoadedClassifier:
     slot = (spec.identity, quantize)
     if slot in _loaded and _loaded[slot].spec == spec:
@@ -196,7 +205,12 @@ def _check_scoring(quantize: Any, batch_size: Any) -> None:
 
 
 def _scoring_params(params: Mapping[str, Any]) -> tuple[Any, ...]:
-    return (params.get("model"), params.get("quantize", False), params.get("max_length"), params.get("batch_size", 32))
+    return (
+        params.get("model"),
+        params.get("quantize", False),
+        params.get("max_length"),
+        params.get("batch_size", DEFAULT_BATCH_SIZE),
+    )
 
 
 def compute_grid(inputs: SignalInput, grid: Sequence[Mapping[str, Any]]) -> Signal:

@@ -1,0 +1,264 @@
+"""Benchmark: llm-sentiment scoring, batched against a per-document loop, and warm against cold.
+
+On real StockNet tweets from the bundled ``sample-tweets`` source (``--docs`` distinct texts,
+drawn with a fixed seed), with one model (the bundled tweet adapter, or ``--model``):
+
+(a) throughput: ``fintrade_sentiment.llm.score_texts``, the path the signal model takes
+    (tokenize once, length-bucketed batches, ``torch.inference_mode``), against the loop a user
+    would write with the same loaded model: for each text, tokenize it, run the model under
+    ``torch.no_grad``, softmax. The loop runs on the first ``--per-doc`` texts, half before and
+    half after the batched run, so background load drifting during the run weighs on both; its
+    probabilities must match the batched ones within 1e-5, or the run fails. With ``--int8``
+    (the default) the batched path also runs with ``quantize=True``.
+(b) cache: the cold run is (a)'s batched run plus loading the model, into an empty score cache;
+    the warm re-run scores the same texts again in a fresh process (resolving and hashing the
+    model, reading the cache) and must score zero texts. Also timed: a warm re-run inside the
+    same process with its in-memory scores cleared.
+
+Everything runs against a temporary cache dir, never the user's. Results: markdown on stdout
+and ``bench/results/scoring.json``. Usage::
+
+    .venv/bin/python bench/bench_scoring.py                      # 2,000 tweets, 200 one by one
+    .venv/bin/python bench/bench_scoring.py --quick              # 300 tweets, 40 one by one, no int8
+    .venv/bin/python bench/bench_scoring.py --model out/my-adapter
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import platform
+import statistics
+import subprocess
+import sys
+import tempfile
+import time
+from datetime import UTC, datetime
+from importlib.metadata import version
+from pathlib import Path
+from typing import Any
+
+ROOT = Path(__file__).resolve().parent.parent
+THROUGHPUT_TARGET = 10.0
+CACHE_TARGET = 50.0
+AGREEMENT = 1e-5
+
+WARM_RUN = """
+import json, sys, time
+started = time.perf_counter()
+from fintrade_sentiment import llm
+texts = json.loads(open(sys.argv[1], encoding="utf-8").read())
+imported = time.perf_counter()
+result = llm.score_texts(texts, model=sys.argv[2] if sys.argv[2] != "-" else None)
+done = time.perf_counter()
+print(json.dumps({"score_s": done - imported, "process_s": done - started, "scored": llm.STATS.scored,
+                  "disk_hits": llm.STATS.disk_hits, "checksum": float(result.score.sum())}))
+"""
+
+
+def tweets(n: int) -> list[str]:
+    from fintrade_sample import load_tweets
+
+    distinct = load_tweets()["text"].drop_duplicates()
+    return distinct.sample(n=min(n, len(distinct)), random_state=0).tolist()
+
+
+def per_document_loop(classifier: Any, texts: list[str]) -> tuple[float, Any]:
+    """What a user writes with the same loaded model: one text at a time."""
+    import numpy as np
+    import torch
+
+    tokenizer, model, order = classifier.tokenizer, classifier.model, list(classifier.spec.order)
+    out = []
+    started = time.perf_counter()
+    with torch.no_grad():
+        for text in texts:
+            inputs = tokenizer(text, truncation=True, max_length=classifier.spec.max_length, return_tensors="pt")
+            logits = model(**inputs).logits
+            out.append(torch.softmax(logits, dim=-1)[0, order].double().numpy())
+    return time.perf_counter() - started, np.array(out)
+
+
+def timed(work: Any) -> tuple[float, Any]:
+    started = time.perf_counter()
+    result = work()
+    return time.perf_counter() - started, result
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
+    parser.add_argument("--model", default=None, help="adapter artifact or classifier (default: the bundled adapter)")
+    parser.add_argument("--docs", type=int, default=2000, help="distinct tweets for the batched and cache runs")
+    parser.add_argument("--per-doc", type=int, default=200, help="tweets scored one by one")
+    parser.add_argument("--warm-repeats", type=int, default=3, help="fresh-process warm re-runs")
+    parser.add_argument("--no-int8", action="store_true", help="skip the int8 batched run")
+    parser.add_argument("--quick", action="store_true", help="300 tweets, 40 one by one, no int8")
+    args = parser.parse_args()
+    if args.quick:
+        args.docs, args.per_doc, args.no_int8 = 300, 40, True
+
+    workdir = Path(tempfile.mkdtemp(prefix="fintrade-bench-scoring-"))
+    os.environ["FINTRADE_CACHE_DIR"] = str(workdir / "cache")
+    from fintrade_sentiment import llm
+    from fintrade_sentiment.classifier import resolve_classifier
+
+    load_before = os.getloadavg()
+    spec = resolve_classifier(args.model)
+    texts = tweets(args.docs)
+    subset = texts[: args.per_doc]
+    half = len(subset) // 2
+
+    load_s, classifier = timed(lambda: llm.loaded_classifier(args.model))
+    encoded = classifier.tokenizer(texts, truncation=True, max_length=spec.max_length)["input_ids"]
+    lengths = [len(ids) for ids in encoded]
+    # The first forward passes pay one-off allocation and kernel selection: not part of either contender.
+    per_document_loop(classifier, texts[-8:])
+
+    loop_a_s, loop_a = per_document_loop(classifier, subset[:half])
+    cold_s, cold = timed(lambda: llm.score_texts(texts, model=args.model, memory=False, progress=False))
+    loop_b_s, loop_b = per_document_loop(classifier, subset[half:])
+    import numpy as np
+
+    loop_probabilities = np.vstack([loop_a, loop_b])
+    disagreement = float(np.abs(loop_probabilities - cold.probabilities[: len(subset)]).max())
+    if disagreement > AGREEMENT:
+        sys.exit(f"per-document and batched probabilities differ by {disagreement:.2e} > {AGREEMENT}: not comparable")
+    stats_after_cold = llm.STATS.scored
+    loop_per_doc = (loop_a_s + loop_b_s) / len(subset)
+    batched_per_doc = cold_s / len(texts)
+
+    int8: dict[str, Any] | None = None
+    if not args.no_int8:
+        int8_load_s, _ = timed(lambda: llm.loaded_classifier(args.model, quantize=True))
+        int8_s, int8_result = timed(
+            lambda: llm.score_texts(texts, model=args.model, quantize=True, memory=False, progress=False)
+        )
+        int8 = {
+            "load_s": round(int8_load_s, 3),
+            "seconds": round(int8_s, 3),
+            "per_doc_ms": round(1000 * int8_s / len(texts), 3),
+            "docs_per_s": round(len(texts) / int8_s, 1),
+            "mean_abs_score_difference": round(float(np.abs(int8_result.score - cold.score).mean()), 4),
+            "sign_agreement": round(float(np.mean(np.sign(int8_result.score) == np.sign(cold.score))), 4),
+        }
+
+    # Warm: a fresh process reads every score from the disk cache.
+    texts_file = workdir / "texts.json"
+    texts_file.write_text(json.dumps(texts), encoding="utf-8")
+    warm_runs = []
+    for _ in range(args.warm_repeats):
+        completed = subprocess.run(
+            [sys.executable, "-c", WARM_RUN, str(texts_file), args.model or "-"],
+            capture_output=True,
+            text=True,
+            check=True,
+            env={**os.environ, "TQDM_DISABLE": "1"},
+        )
+        warm_runs.append(json.loads(completed.stdout.strip().splitlines()[-1]))
+    if any(run["scored"] for run in warm_runs):
+        sys.exit(f"a warm re-run scored texts again: {[run['scored'] for run in warm_runs]}")
+    if any(abs(run["checksum"] - float(cold.score.sum())) > 1e-9 for run in warm_runs):
+        sys.exit("a warm re-run returned other scores than the cold run")
+    warm_s = statistics.median(run["score_s"] for run in warm_runs)
+    warm_process_s = statistics.median(run["process_s"] for run in warm_runs)
+    same_process = []
+    for _ in range(5):
+        llm._memory.clear()
+        seconds, _ = timed(lambda: llm.score_texts(texts, model=args.model, progress=False))
+        same_process.append(seconds)
+    assert llm.STATS.scored == stats_after_cold, "a warm in-process re-run scored texts again"
+    load_after = os.getloadavg()
+
+    cold_total_s = load_s + cold_s
+    throughput_ratio = loop_per_doc / batched_per_doc
+    cache_ratio = cold_total_s / warm_s
+    result = {
+        "benchmark": "bench/bench_scoring.py",
+        "when": datetime.now(UTC).isoformat(timespec="seconds"),
+        "machine": {
+            "cpus": os.cpu_count(),
+            "python": platform.python_version(),
+            "load_average_before": [round(x, 2) for x in load_before],
+            "load_average_after": [round(x, 2) for x in load_after],
+            "libraries": {name: version(name) for name in ("torch", "transformers", "peft")},
+        },
+        "model": {"name": spec.name, "path": spec.path, "max_length": spec.max_length, "load_s": round(load_s, 3)},
+        "docs": len(texts),
+        "mean_tokens": round(float(np.mean(lengths)), 1),
+        "per_document_docs": len(subset),
+        "batched": {
+            "seconds": round(cold_s, 3),
+            "per_doc_ms": round(1000 * batched_per_doc, 3),
+            "docs_per_s": round(1 / batched_per_doc, 1),
+        },
+        "per_document_loop": {
+            "seconds": round(loop_a_s + loop_b_s, 3),
+            "halves_s": [round(loop_a_s, 3), round(loop_b_s, 3)],
+            "per_doc_ms": round(1000 * loop_per_doc, 3),
+            "docs_per_s": round(1 / loop_per_doc, 1),
+            "max_probability_difference": disagreement,
+        },
+        "int8_batched": int8,
+        "cold_run_s": round(cold_total_s, 3),
+        "warm_run_fresh_process_s": round(warm_s, 4),
+        "warm_run_fresh_process_runs_s": [round(run["score_s"], 4) for run in warm_runs],
+        "warm_process_total_s": round(warm_process_s, 3),
+        "warm_run_same_process_s": round(statistics.median(same_process), 4),
+        "texts_scored_in_warm_runs": 0,
+        "ratios": {
+            "per_document_over_batched": round(throughput_ratio, 2),
+            "cold_over_warm": round(cache_ratio, 1),
+            "cold_scoring_only_over_warm": round(cold_s / warm_s, 1),
+            "per_document_over_int8_batched": round(1000 * loop_per_doc / int8["per_doc_ms"], 2) if int8 else None,
+        },
+        "targets": {
+            "throughput": THROUGHPUT_TARGET,
+            "throughput_met": throughput_ratio >= THROUGHPUT_TARGET,
+            "cache": CACHE_TARGET,
+            "cache_met": cache_ratio >= CACHE_TARGET,
+        },
+    }
+    out = ROOT / "bench" / "results" / "scoring.json"
+    out.parent.mkdir(parents=True, exist_ok=True)
+    out.write_text(json.dumps(result, indent=2) + "\n")
+    print_tables(result)
+
+
+def print_tables(r: dict[str, Any]) -> None:
+    batched, loop, int8 = r["batched"], r["per_document_loop"], r["int8_batched"]
+    print(f"model {r['model']['name']} (max length {r['model']['max_length']}), loaded in {r['model']['load_s']} s")
+    print(f"{r['docs']} distinct StockNet tweets, {r['mean_tokens']} tokens on average\n")
+    print("| what | texts | seconds | per text (ms) | texts/s |\n|---|---:|---:|---:|---:|")
+    print(
+        f"| batched (`score_texts`, fp32) | {r['docs']} | {batched['seconds']} | {batched['per_doc_ms']} "
+        f"| {batched['docs_per_s']} |"
+    )
+    if int8:
+        print(
+            f"| batched, int8 (`quantize=True`) | {r['docs']} | {int8['seconds']} | {int8['per_doc_ms']} "
+            f"| {int8['docs_per_s']} |"
+        )
+    print(
+        f"| per-document loop, same fp32 model | {r['per_document_docs']} | {loop['seconds']} "
+        f"| {loop['per_doc_ms']} | {loop['docs_per_s']} |"
+    )
+    print(f"| cold run (load + batched, empty cache) | {r['docs']} | {r['cold_run_s']} | | |")
+    print(f"| warm re-run, fresh process (median) | {r['docs']} | {r['warm_run_fresh_process_s']} | | |")
+    print(f"| warm re-run, same process (median) | {r['docs']} | {r['warm_run_same_process_s']} | | |")
+    ratios, targets = r["ratios"], r["targets"]
+    print("\n| ratio | value | target |\n|---|---:|---|")
+    met = "met" if targets["throughput_met"] else "MISSED"
+    print(f"| per-document loop / batched, per text | {ratios['per_document_over_batched']} | >= 10: {met} |")
+    met = "met" if targets["cache_met"] else "MISSED"
+    print(f"| cold run / warm re-run (fresh process) | {ratios['cold_over_warm']} | >= 50: {met} |")
+    if ratios["per_document_over_int8_batched"]:
+        value = ratios["per_document_over_int8_batched"]
+        print(f"| per-document loop (fp32) / batched int8, per text (not the same numbers) | {value} | |")
+    print(f"| cold scoring alone / warm re-run | {ratios['cold_scoring_only_over_warm']} | |")
+    m = r["machine"]
+    print(f"\nload average before {m['load_average_before']}, after {m['load_average_after']} ({m['cpus']} CPUs)")
+
+
+if __name__ == "__main__":
+    main()
