@@ -425,6 +425,9 @@ def test_a_tweet_sentiment_strategy_backtests_end_to_end(artifact, cache_dir) ->
     assert scored == known["text"].nunique() > 30
     assert set(data["chosen_params"]) == {"llm-sentiment.half_life"}
     assert data["splits"]["train"]["strategy"]["exposure"] > 0  # the scores did turn into positions
+    # The adapter's training data ends in 2019: every 2015 bar is flagged by the cutoff guard.
+    assert data["knowledge_cutoff"]["cutoff"] == TRAINING_DATES[-1].isoformat()
+    assert data["knowledge_cutoff"]["flagged_bars"] == data["bars"]
     # A second run reads every score from the cache.
     _, scored, _ = scored_delta(lambda: run_backtest(TweetSentiment(), registry))
     assert scored == 0
