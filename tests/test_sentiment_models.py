@@ -216,6 +216,15 @@ def test_batched_scores_equal_per_document_scores(artifact, cache_dir, tweets) -
     np.testing.assert_allclose(batched.probabilities, one_by_one.probabilities, atol=1e-5, rtol=0)
 
 
+def test_a_progress_bar_goes_to_stderr_when_asked_and_never_into_a_pipe(artifact, cache_dir, tweets, capsys) -> None:
+    texts = sample_texts(tweets, 6)
+    llm.score_texts(texts, model=str(artifact), progress=True, cache=False, memory=False)
+    assert f"scoring with {artifact}" in capsys.readouterr().err
+    # The default shows it only on a terminal (and for 256 texts or more); pytest's stderr is not one.
+    llm.score_texts(texts, model=str(artifact), cache=False, memory=False)
+    assert capsys.readouterr().err == ""
+
+
 def test_batches_hold_similar_lengths_within_the_size_and_token_limits() -> None:
     from fintrade_sentiment.inference import MAX_BATCH_TOKENS, _batches
 
