@@ -335,7 +335,7 @@ def test_unknown_model_method_dataset_and_option(tiny_csv: Path, tmp_path: Path)
         "unknown model 'no-such-model': not an alias (minilm, smollm2, mpnet), a local folder or a hub id (owner/name)"
     )
     assert run_error(config(tiny_csv, out, method="lorra")) == (
-        "unknown adapter method 'lorra' (did you mean 'lora'?); known: lora, qlora, prefix, ia3"
+        "unknown adapter method 'lorra' (did you mean 'lora'?); known: lora, qlora, prefix, ia3, distill"
     )
     assert run_error(config(tiny_csv, out, dataset="no-such-data")).startswith("unknown dataset 'no-such-data'")
     assert run_error(config(tiny_csv, out, rnak=4)).startswith("unknown training option 'rnak' (did you mean 'rank'?)")

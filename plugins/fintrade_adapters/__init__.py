@@ -1,8 +1,8 @@
-"""Built-in plugin: adapter methods (LoRA, QLoRA, prefix tuning, IA3) and the training commands.
+"""Built-in plugin: adapter methods (LoRA, QLoRA, prefix tuning, IA3, distillation) and the training commands.
 
-Registers the ``lora``, ``qlora``, ``prefix`` and ``ia3`` adapter methods and the
-``fintrade train``, ``fintrade evaluate`` and ``fintrade ablate`` commands. See
-``docs/training.md``.
+Registers the ``lora``, ``qlora``, ``prefix``, ``ia3`` and ``distill`` adapter methods and the
+``fintrade train``, ``fintrade evaluate``, ``fintrade ablate`` and ``fintrade compare``
+commands. See ``docs/training.md``.
 
 The CLI imports every built-in plugin to build its command list, so nothing here imports
 torch, transformers or peft: the methods' ``train`` is deferred and the commands import their
@@ -12,7 +12,9 @@ Module roles: :mod:`.models` (where base models come from), :mod:`.quantization`
 loading and its CPU fixes), :mod:`.methods` (peft configurations per method and architecture),
 :mod:`.data` (datasets checked and split), :mod:`.tasks` (examples, batches, loss, metrics),
 :mod:`.training` (the loop), :mod:`.runner` (one run, end to end), :mod:`.artifacts` (save,
-load, merge), :mod:`.evaluation`, :mod:`.ablation`, :mod:`.cli`.
+load, merge), :mod:`.evaluation`, :mod:`.ablation`, :mod:`.cli`; :mod:`.distillation` (the
+``distill`` method: teacher, loss, task) with :mod:`.paraphrase` (its optional augmentation),
+:mod:`.compare` (methods side by side) with :mod:`.memory` (peak memory of a run).
 """
 
 from __future__ import annotations
@@ -29,13 +31,13 @@ if TYPE_CHECKING:
 
 @fintrade.hookimpl
 def fintrade_adapter_methods() -> list[AdapterMethod]:
-    """``lora``, ``qlora``, ``prefix`` and ``ia3``."""
+    """``lora``, ``qlora``, ``prefix``, ``ia3`` and ``distill``."""
     return adapter_methods()
 
 
 @fintrade.hookimpl
 def fintrade_register_commands(app: typer.Typer) -> None:
-    """``fintrade train``, ``fintrade evaluate`` and ``fintrade ablate``."""
+    """``fintrade train``, ``fintrade evaluate``, ``fintrade ablate`` and ``fintrade compare``."""
     from fintrade_adapters.cli import register
 
     register(app)

@@ -24,7 +24,7 @@ def ablate_ranks(base_config: Mapping[str, Any], ranks: Sequence[int], output: P
     for rank in ranks:
         trained = run({**base_config, "rank": rank, "output": str(output / f"rank-{rank}")})
         metrics = trained.manifest["metrics"]
-        evaluated = metrics["test"] or metrics["validation"] or {}
+        evaluated, evaluated_on = evaluated_metrics(trained.manifest)
         rows.append(
             {
                 "rank": rank,
@@ -33,8 +33,16 @@ def ablate_ranks(base_config: Mapping[str, Any], ranks: Sequence[int], output: P
                 "eval_loss": evaluated.get("loss"),
                 "accuracy": evaluated.get("accuracy"),
                 "macro_f1": evaluated.get("macro_f1"),
-                "evaluated_on": "test" if metrics["test"] else "validation",
+                "evaluated_on": evaluated_on,
                 "artifact": str(trained.path),
             }
         )
     return rows
+
+
+def evaluated_metrics(manifest: Mapping[str, Any]) -> tuple[dict[str, Any], str]:
+    """The metrics a results table shows: on the test split, or validation when the test split is empty."""
+    metrics = manifest["metrics"]
+    if metrics["test"]:
+        return dict(metrics["test"]), "test"
+    return dict(metrics["validation"] or {}), "validation"

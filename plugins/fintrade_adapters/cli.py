@@ -1,4 +1,4 @@
-"""The ``fintrade train``, ``fintrade evaluate`` and ``fintrade ablate`` commands.
+"""The ``fintrade train``, ``fintrade evaluate``, ``fintrade ablate`` and ``fintrade compare`` commands.
 
 This module is imported while the CLI starts, so it imports only typer and fintrade's light
 modules; torch, transformers and peft load inside the command functions.
@@ -18,6 +18,7 @@ from fintrade.errors import ConfigError
 
 MODEL_HELP = "Base model: an alias (minilm, smollm2, mpnet), a local folder, or a hub id (owner/name)."
 OPTION_HELP = "Any training option as key=value (repeatable); dataset.KEY=VALUE goes to the dataset's loader."
+TEACHER_HELP = "Distillation teacher: an artifact from `fintrade train`, or a fine-tuned sequence classifier."
 
 
 def _training_values(
@@ -75,10 +76,11 @@ def _print_table(title: str, columns: list[str], rows: list[list[Any]]) -> None:
 def train(
     model: str | None = typer.Option(None, "--model", help=MODEL_HELP),
     method: str | None = typer.Option(
-        None, "--method", help="Adapter method: lora, qlora, prefix, ia3 (default lora)."
+        None, "--method", help="Adapter method: lora, qlora, prefix, ia3, distill (default lora)."
     ),
     dataset: str | None = typer.Option(None, "--dataset", help="Labelled dataset name (see `fintrade plugins`)."),
     output: Path | None = typer.Option(None, "--output", help="Artifact directory to write."),
+    teacher: str | None = typer.Option(None, "--teacher", help=TEACHER_HELP),
     option: list[str] = typer.Option([], "--option", "-o", help=OPTION_HELP),
     config: Path | None = typer.Option(None, "--config", help="A .json or .toml file of training options."),
     epochs: float | None = typer.Option(None, "--epochs", help="Passes over the training split (default 1)."),
@@ -105,6 +107,7 @@ def train(
     _quiet_libraries()
     flags: dict[str, Any] = {"model": model, "method": method, "dataset": dataset}
     flags["output"] = str(output) if output else None
+    flags["teacher"] = teacher
     flags |= {"epochs": epochs, "max_steps": max_steps, "lr": lr, "batch_size": batch_size, "max_length": max_length}
     flags |= {"rank": rank, "alpha": alpha, "dropout": dropout, "seed": seed, "split": split, "limit": limit}
     flags["merge"] = merge or None
@@ -123,8 +126,9 @@ def train(
          (metrics.get(name) or {}).get("macro_f1")]
         for name in ("validation", "test")
     ]  # fmt: skip
+    base_model = manifest.get("base_model", {}).get("name", values.get("model"))
     _print_table(
-        f"{manifest.get('method', values['method'])} on {values.get('model')}",
+        f"{manifest.get('method', values['method'])} on {base_model}",
         ["split", "loss", "accuracy", "macro F1"],
         rows,
     )
@@ -220,8 +224,54 @@ def ablate(
     )
 
 
+def compare(
+    model: str | None = typer.Option(None, "--model", help=MODEL_HELP),
+    dataset: str | None = typer.Option(None, "--dataset", help="Labelled dataset name."),
+    methods: str = typer.Option("lora,qlora,prefix,distill", "--methods", help="Comma-separated adapter methods."),
+    teacher: str | None = typer.Option(
+        None, "--teacher", help=TEACHER_HELP + " Default: the lora row's artifact, else a LoRA teacher trained first."
+    ),
+    output: Path = typer.Option(Path("out/compare"), "--output", help="Folder for one artifact per method."),
+    option: list[str] = typer.Option([], "--option", "-o", help=OPTION_HELP),
+    config: Path | None = typer.Option(None, "--config", help="A .json or .toml file of training options."),
+    epochs: float | None = typer.Option(None, "--epochs", help="Passes over the training split (default 1)."),
+    max_steps: int | None = typer.Option(None, "--max-steps", help="Stop after this many optimizer steps."),
+    lr: float | None = typer.Option(None, "--lr", help="Peak learning rate for every method (default per method)."),
+    batch_size: int | None = typer.Option(None, "--batch-size", help="Examples per batch."),
+    max_length: int | None = typer.Option(None, "--max-length", help="Truncate texts to this many tokens."),
+    seed: int | None = typer.Option(None, "--seed", help="Seed shared by every run."),
+    limit: int | None = typer.Option(None, "--limit", help="Use at most N rows of the dataset."),
+    json_output: bool = typer.Option(False, "--json", help="Print the rows as JSON."),
+) -> None:
+    """Train several adapter methods on the same data; one table of metric, parameters, peak memory and time."""
+    from fintrade_adapters.compare import compare_methods, parse_methods
+
+    _quiet_libraries()
+    method_list = parse_methods(methods)
+    flags: dict[str, Any] = {"model": model, "dataset": dataset, "output": str(output), "epochs": epochs}
+    flags |= {"max_steps": max_steps, "lr": lr, "batch_size": batch_size, "max_length": max_length, "seed": seed}
+    flags["limit"] = limit
+    values = _training_values(config=config, options=option, flags=flags)
+    teacher = teacher or values.pop("teacher", None)
+    rows = compare_methods(values, method_list, output, teacher=teacher)
+    if json_output:
+        print(json.dumps(rows, indent=2))
+        return
+    columns = ["method", "accuracy", "macro F1", "trainable params", "peak memory MB", "wall s", "train s"]
+    table = [
+        [row["method"], row["accuracy"], row["macro_f1"], row["trainable_parameters"],
+         f"{row['peak_memory_mb']:.0f}", f"{row['seconds']:.1f}", f"{row['train_seconds']:.1f}"]
+        for row in rows
+    ]  # fmt: skip
+    _print_table(f"methods on {values.get('model')} ({rows[0]['evaluated_on']} split)", columns, table)
+    for row in rows:
+        if "teacher" in row:
+            print(f"distill teacher: {row['teacher']} ({row['teacher_source']})")
+
+
 def register(app: typer.Typer) -> None:
-    """Add the three commands to the root app."""
+    """Add the four commands to the root app."""
     app.command("train")(train)
     app.command("evaluate")(evaluate)
     app.command("ablate")(ablate)
+    app.command("compare")(compare)

@@ -20,9 +20,10 @@ from fintrade.errors import ConfigError, did_you_mean
 # Measured on MiniLM (2,000 tweets, one epoch): LoRA 1e-3 -> 0.72 accuracy, 2e-3 -> 0.73,
 # 5e-3 -> 0.77. Prefix tuning and IA3 train far fewer parameters and want a larger step.
 # Decoders (smollm2) usually want less: pass --lr.
-DEFAULT_LR = {"lora": 5e-3, "qlora": 5e-3, "prefix": 1e-2, "ia3": 1e-2}
+DEFAULT_LR = {"lora": 5e-3, "qlora": 5e-3, "prefix": 1e-2, "ia3": 1e-2, "distill": 5e-3}
 SPLITS = ("stratified", "time")
 SCHEDULES = ("linear", "cosine", "constant")
+AUGMENTATIONS = ("none", "paraphrase")
 
 
 @dataclass(frozen=True)
@@ -65,6 +66,14 @@ class TrainConfig:
     compute_dtype: str = "float32"
     double_quant: bool = True
     gradient_checkpointing: bool = False
+    # Distillation (method distill). distill_alpha, not alpha: alpha is LoRA's scaling, which the
+    # LoRA student keeps.
+    teacher: str | None = None
+    temperature: float = 2.0
+    distill_alpha: float = 0.5
+    augment: str = "none"
+    paraphraser: str = "smollm2"
+    augment_limit: int | None = None
     # Artifact
     merge: bool = False
     command: str = ""
@@ -100,6 +109,14 @@ class TrainConfig:
         for name, value in positive.items():
             if value <= 0:
                 raise ConfigError(f"{name} must be positive, got {value}")
+        if self.temperature <= 0:
+            raise ConfigError(f"temperature must be positive, got {self.temperature}")
+        if not 0 <= self.distill_alpha <= 1:
+            raise ConfigError(f"distill_alpha must be between 0 and 1, got {self.distill_alpha}")
+        if self.augment not in AUGMENTATIONS:
+            raise ConfigError(f"augment must be one of {', '.join(AUGMENTATIONS)}, not {self.augment!r}")
+        if self.augment_limit is not None and self.augment_limit <= 0:
+            raise ConfigError(f"augment_limit must be positive, got {self.augment_limit}")
         if self.max_steps is not None and self.max_steps <= 0:
             raise ConfigError(f"max_steps must be positive, got {self.max_steps}")
         if self.limit is not None and self.limit < 3:

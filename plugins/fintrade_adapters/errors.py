@@ -19,3 +19,7 @@ class QuantizationUnavailableError(ConfigError):
 
 class DatasetLabelError(DataError):
     """A dataset whose labels do not match the task, or that has no rows."""
+
+
+class TeacherError(ConfigError):
+    """A distillation teacher that cannot be found, is not a classifier, or predicts other labels."""

@@ -1,9 +1,11 @@
-"""The adapter methods: LoRA, QLoRA, prefix tuning and IA3, as peft configurations on a base model.
+"""The adapter methods: LoRA, QLoRA, prefix tuning, IA3 and distillation, as peft configurations on a base model.
 
 Each method is an :class:`~fintrade.types.AdapterMethod` whose ``train(config)`` runs
-:func:`fintrade_adapters.runner.train` with the method set. This module decides, per method
-and architecture, which modules are adapted, what stays trainable (the classification head,
-through ``modules_to_save``), and which combinations cannot work (one clear error each).
+:func:`fintrade_adapters.runner.train` with the method set (distillation: a LoRA student trained
+by :func:`fintrade_adapters.distillation.train` against a teacher's logits). This module
+decides, per method and architecture, which modules are adapted, what stays trainable (the
+classification head, through ``modules_to_save``), and which combinations cannot work (one
+clear error each).
 """
 
 from __future__ import annotations
@@ -44,6 +46,8 @@ class Method:
     description: str
     quantized: bool = False
     mergeable: bool = True
+    trainer: str = ""
+    """``module:function`` that trains it; empty means the runner's ``train_<name>``."""
 
 
 METHODS: dict[str, Method] = {
@@ -51,14 +55,23 @@ METHODS: dict[str, Method] = {
     "qlora": Method("qlora", "QLoRA: LoRA on a 4-bit NF4 base (bitsandbytes), double quantisation", quantized=True),
     "prefix": Method("prefix", "Prefix tuning: trained virtual key/value tokens in every layer", mergeable=False),
     "ia3": Method("ia3", "IA3: learned rescaling of keys, values and feed-forward activations"),
+    "distill": Method(
+        "distill",
+        "Knowledge distillation: a LoRA student learns a teacher's softened logits and the labels",
+        trainer="fintrade_adapters.distillation:train",
+    ),
 }
+# Methods whose adapter is LoRA (distillation trains a LoRA student).
+LORA_LIKE = frozenset({"lora", "qlora", "distill"})
 
 
 def adapter_methods() -> list[AdapterMethod]:
     """The records the plugin registers; ``train`` imports the heavy code on its first call."""
     return [
         AdapterMethod(
-            name=m.name, train=deferred(f"fintrade_adapters.runner:train_{m.name}"), description=m.description
+            name=m.name,
+            train=deferred(m.trainer or f"fintrade_adapters.runner:train_{m.name}"),
+            description=m.description,
         )
         for m in METHODS.values()
     ]
@@ -101,7 +114,7 @@ def peft_config(method: Method, config: TrainConfig, kind: str, head: tuple[str,
     """The peft configuration of ``method`` for a sequence classifier of architecture ``kind``."""
     from peft import IA3Config, LoraConfig, PrefixTuningConfig, TaskType
 
-    if method.name in ("lora", "qlora"):
+    if method.name in LORA_LIKE:
         return LoraConfig(
             task_type=TaskType.SEQ_CLS,
             r=config.rank,

@@ -10,8 +10,8 @@ from __future__ import annotations
 
 import datetime as dt
 import sys
-from collections.abc import Mapping
-from dataclasses import dataclass
+from collections.abc import Callable, Mapping
+from dataclasses import dataclass, field
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
@@ -19,8 +19,10 @@ from fintrade_adapters.config import TrainConfig
 from fintrade_adapters.methods import adapt, check_supported, get_method
 
 if TYPE_CHECKING:
+    import pandas as pd
     from transformers import PreTrainedTokenizerBase
 
+    from fintrade_adapters.data import LabelledData
     from fintrade_adapters.models import ModelSource
     from fintrade_adapters.tasks import SequenceClassificationTask
     from fintrade_adapters.training import TrainResult
@@ -36,6 +38,23 @@ class TrainedRun:
     tokenizer: PreTrainedTokenizerBase
     task: SequenceClassificationTask
     result: TrainResult
+
+
+@dataclass
+class PreparedTask:
+    """What a method that needs more than labelled text (distillation) hands the run.
+
+    The task, the training rows it encodes (augmentation may add some), and entries added to
+    the manifest.
+    """
+
+    task: SequenceClassificationTask
+    train: pd.DataFrame
+    manifest: dict[str, Any] = field(default_factory=dict)
+
+
+TaskPreparer = Callable[[TrainConfig, "PreTrainedTokenizerBase", "LabelledData", "list[float] | None"], PreparedTask]
+"""Builds the task from the config, the student's tokenizer, the split data and the class weights."""
 
 
 def train(config: Mapping[str, Any]) -> Path:
@@ -74,8 +93,11 @@ def load_base(source: ModelSource, kind: str, labels: tuple[str, ...], config: T
     return quantization.prepare_for_training(model, config.gradient_checkpointing)
 
 
-def run(values: Mapping[str, Any]) -> TrainedRun:
-    """Train as configured; returns the model in memory too (tests and ``ablate`` use it)."""
+def run(values: Mapping[str, Any], prepare_task: TaskPreparer | None = None) -> TrainedRun:
+    """Train as configured; returns the model in memory too (tests and ``ablate`` use it).
+
+    ``prepare_task`` replaces the plain sentiment task (distillation passes one).
+    """
     from fintrade_adapters import data as data_module
     from fintrade_adapters.artifacts import save_artifact
     from fintrade_adapters.models import head_modules, load_tokenizer, model_type, resolve_model
@@ -107,13 +129,18 @@ def run(values: Mapping[str, Any]) -> TrainedRun:
     weights = (
         balanced_class_weights(labelled.labels, labelled.train["label"].tolist()) if config.class_weights else None
     )
-    task = SequenceClassificationTask(tokenizer, labelled.labels, config.max_length, weights)
-    train_examples = task.encode(labelled.train)
+    if prepare_task is None:
+        task = SequenceClassificationTask(tokenizer, labelled.labels, config.max_length, weights)
+        prepared = PreparedTask(task, labelled.train)
+    else:
+        prepared = prepare_task(config, tokenizer, labelled, weights)
+        task = prepared.task
+    train_examples = task.encode(prepared.train)
     validation = task.encode(labelled.validation)
     test = task.encode(labelled.test)
     result = fit(model, task, train_examples, validation, loop_options(config))
     test_metrics = task.evaluate(model, test, config.batch_size) if test else None
-    manifest = build_manifest(config, source, kind, labelled, result, test_metrics)
+    manifest = build_manifest(config, source, kind, labelled, result, test_metrics) | prepared.manifest
     path = save_artifact(model, tokenizer, Path(config.output), manifest)
     if config.merge:
         from fintrade_adapters.artifacts import merge_artifact
