@@ -37,8 +37,13 @@ float sums; on MiniLM the measured difference is around 1e-6, so 1e-4 catches a 
 (a corrupted or missing update moves logits by 1e-2 or more) without flaking."""
 
 
-def save_artifact(model: Any, tokenizer: PreTrainedTokenizerBase, output: Path, manifest: dict[str, Any]) -> Path:
-    """Write the adapter, tokenizer and manifest to ``output`` atomically; returns ``output``."""
+def save_artifact(
+    model: Any, tokenizer: PreTrainedTokenizerBase, output: Path, manifest: dict[str, Any], **save_options: Any
+) -> Path:
+    """Write the adapter, tokenizer and manifest to ``output`` atomically; returns ``output``.
+
+    ``save_options`` go to peft's ``save_pretrained`` (``save_embedding_layers=False`` for SFT).
+    """
     output = output.expanduser()
     if output.exists() and any(output.iterdir()) and not (output / MANIFEST).exists():
         raise ConfigError(
@@ -47,7 +52,7 @@ def save_artifact(model: Any, tokenizer: PreTrainedTokenizerBase, output: Path, 
     output.parent.mkdir(parents=True, exist_ok=True)
     staging = Path(tempfile.mkdtemp(dir=output.parent, prefix=f".{output.name}."))
     try:
-        model.save_pretrained(str(staging), safe_serialization=True)
+        model.save_pretrained(str(staging), safe_serialization=True, **save_options)
         tokenizer.save_pretrained(str(staging))
         write_json_atomic(staging / MANIFEST, manifest)
         os.chmod(staging, 0o755)
@@ -83,6 +88,10 @@ def load_adapter(path: Path, *, full_precision: bool = False) -> tuple[Any, PreT
     from fintrade_adapters.runner import load_base
 
     manifest = read_manifest(path)
+    from fintrade_adapters.task_runs import artifact_task, load_task_adapter
+
+    if artifact_task(manifest) != "classification":  # a causal LM (sft) or a QA model
+        return load_task_adapter(Path(path), manifest, full_precision=full_precision)
     base = manifest["base_model"]
     source = resolve_model(base["name"] if base.get("alias") else base["path"])
     tokenizer = AutoTokenizer.from_pretrained(str(path), trust_remote_code=False, local_files_only=True)
@@ -105,7 +114,8 @@ def merge_artifact(path: Path, sentences: Sequence[str]) -> dict[str, Any]:
 
     Never merges into a 4-bit base (that corrupts weights on CPU, ASSETS trap 2). The merged
     model's logits on ``sentences`` must match the unmerged adapter's within
-    :data:`MERGE_TOLERANCE`; the measured difference is recorded in the manifest.
+    :data:`MERGE_TOLERANCE` (times the largest |logit| when that exceeds 1); the measured
+    difference and the tolerance are recorded in the manifest.
     """
     import torch
 
@@ -118,15 +128,18 @@ def merge_artifact(path: Path, sentences: Sequence[str]) -> dict[str, Any]:
     texts = list(sentences) or ["Shares rose after strong quarterly earnings.", "The company cut its outlook."]
     batch = tokenizer(texts, padding=True, truncation=True, max_length=128, return_tensors="pt")
     with torch.no_grad():
-        unmerged = model(**batch).logits
+        unmerged = _output_logits(model(**batch))
         merged_model = model.merge_and_unload()
         merged_model.eval()
-        merged = merged_model(**batch).logits
+        merged = _output_logits(merged_model(**batch))
     difference = float((merged - unmerged).abs().max())
-    if not difference <= MERGE_TOLERANCE:
+    # Relative above 1: fp32 reordering grows with the logits, and a causal LM's reach 20 or more
+    # (SmolLM2 + LoRA measured 9.7e-5 at max |logit| ~20); a wrong merge moves them far more.
+    tolerance = MERGE_TOLERANCE * max(1.0, float(unmerged.abs().max()))
+    if not difference <= tolerance:
         raise ConfigError(
             f"merged model disagrees with the adapter (max |logit difference| {difference:.2e} "
-            f"> {MERGE_TOLERANCE:.0e}); "
+            f"> {tolerance:.1e}); "
             "the artifact is kept without merged/"
         )
     target = Path(path) / MERGED
@@ -143,8 +156,17 @@ def merge_artifact(path: Path, sentences: Sequence[str]) -> dict[str, Any]:
     manifest["merged"] = {
         "path": MERGED,
         "max_abs_logit_difference": difference,
-        "tolerance": MERGE_TOLERANCE,
+        "tolerance": tolerance,
         "sentences": len(texts),
     }
     write_json_atomic(Path(path) / MANIFEST, manifest)
     return manifest
+
+
+def _output_logits(output: Any) -> Any:
+    """A model's scores as one tensor: ``logits``, or QA's start and end logits side by side."""
+    import torch
+
+    if getattr(output, "logits", None) is not None:
+        return output.logits
+    return torch.cat([output.start_logits, output.end_logits], dim=-1)

@@ -18,6 +18,17 @@ from fintrade.errors import ConfigError
 
 MODEL_HELP = "Base model: an alias (minilm, smollm2, mpnet), a local folder, or a hub id (owner/name)."
 OPTION_HELP = "Any training option as key=value (repeatable); dataset.KEY=VALUE goes to the dataset's loader."
+TASK_HELP = "classification, sft (causal-LM fine-tuning) or qa (extractive QA); default: the dataset's task."
+# Metrics tables show, in this order, those a task reports (classification: accuracy and F1; QA: exact match, F1).
+METRIC_COLUMNS = (
+    ("accuracy", "accuracy"),
+    ("macro F1", "macro_f1"),
+    ("weighted F1", "weighted_f1"),
+    ("exact match", "exact_match"),
+    ("F1", "f1"),
+    ("token accuracy", "token_accuracy"),
+    ("perplexity", "perplexity"),
+)
 TEACHER_HELP = "Distillation teacher: an artifact from `fintrade train`, or a fine-tuned sequence classifier."
 
 
@@ -80,6 +91,7 @@ def train(
     ),
     dataset: str | None = typer.Option(None, "--dataset", help="Labelled dataset name (see `fintrade plugins`)."),
     output: Path | None = typer.Option(None, "--output", help="Artifact directory to write."),
+    task: str | None = typer.Option(None, "--task", help=TASK_HELP),
     teacher: str | None = typer.Option(None, "--teacher", help=TEACHER_HELP),
     option: list[str] = typer.Option([], "--option", "-o", help=OPTION_HELP),
     config: Path | None = typer.Option(None, "--config", help="A .json or .toml file of training options."),
@@ -108,6 +120,7 @@ def train(
     flags: dict[str, Any] = {"model": model, "method": method, "dataset": dataset}
     flags["output"] = str(output) if output else None
     flags["teacher"] = teacher
+    flags["task"] = task
     flags |= {"epochs": epochs, "max_steps": max_steps, "lr": lr, "batch_size": batch_size, "max_length": max_length}
     flags |= {"rank": rank, "alpha": alpha, "dropout": dropout, "seed": seed, "split": split, "limit": limit}
     flags["merge"] = merge or None
@@ -121,15 +134,13 @@ def train(
         print(json.dumps(manifest, indent=2, default=str))
         return
     metrics = manifest.get("metrics", {})
-    rows = [
-        [name, (metrics.get(name) or {}).get("loss"), (metrics.get(name) or {}).get("accuracy"),
-         (metrics.get(name) or {}).get("macro_f1")]
-        for name in ("validation", "test")
-    ]  # fmt: skip
+    splits = {name: metrics.get(name) or {} for name in ("validation", "test")}
+    shown = [(h, k) for h, k in METRIC_COLUMNS[:2] + METRIC_COLUMNS[3:5] if any(k in m for m in splits.values())]
+    rows = [[name, split.get("loss"), *(split.get(key) for _, key in shown)] for name, split in splits.items()]
     base_model = manifest.get("base_model", {}).get("name", values.get("model"))
     _print_table(
         f"{manifest.get('method', values['method'])} on {base_model}",
-        ["split", "loss", "accuracy", "macro F1"],
+        ["split", "loss", *(header for header, _ in shown)],
         rows,
     )
     parameters = manifest.get("parameters", {})
@@ -151,7 +162,7 @@ def evaluate(
     batch_size: int = typer.Option(32, "--batch-size", help="Examples per batch."),
     json_output: bool = typer.Option(False, "--json", help="Print the metrics as JSON."),
 ) -> None:
-    """Score an adapter artifact: accuracy, macro and weighted F1, confusion matrix."""
+    """Score an adapter artifact: accuracy, macro and weighted F1, confusion matrix (QA: exact match, F1)."""
     from fintrade_adapters.artifacts import read_manifest
     from fintrade_adapters.config import parse_options
     from fintrade_adapters.evaluation import evaluate_artifact
@@ -169,9 +180,10 @@ def evaluate(
     _print_table(
         f"{artifact} on {name} ({metrics['split']}, {metrics['n']} rows)",
         ["metric", "value"],
-        [["accuracy", metrics["accuracy"]], ["macro F1", metrics["macro_f1"]], ["weighted F1", metrics["weighted_f1"]],
-         ["loss", metrics["loss"]]],
-    )  # fmt: skip
+        [[header, metrics[key]] for header, key in METRIC_COLUMNS if key in metrics] + [["loss", metrics["loss"]]],
+    )
+    if "confusion_matrix" not in metrics:  # QA or generation on free-form answers
+        return
     labels = metrics["labels"]
     _print_table(
         "confusion matrix (rows: true, columns: predicted)",

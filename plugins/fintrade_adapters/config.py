@@ -23,6 +23,7 @@ from fintrade.errors import ConfigError, did_you_mean
 DEFAULT_LR = {"lora": 5e-3, "qlora": 5e-3, "prefix": 1e-2, "ia3": 1e-2, "distill": 5e-3}
 SPLITS = ("stratified", "time")
 SCHEDULES = ("linear", "cosine", "constant")
+TASKS = ("classification", "sft", "qa")
 AUGMENTATIONS = ("none", "paraphrase")
 
 
@@ -35,6 +36,10 @@ class TrainConfig:
     output: str
     method: str = "lora"
     dataset_options: Mapping[str, Any] = field(default_factory=dict)
+    # Task: classification, sft (causal-LM fine-tuning) or qa (extractive); None: from the dataset's task
+    task: str | None = None
+    max_new_tokens: int = 32
+    max_answer_length: int = 30
     # Data
     split: str = "stratified"
     fractions: tuple[float, float, float] = (0.8, 0.1, 0.1)
@@ -100,6 +105,12 @@ class TrainConfig:
             raise ConfigError(f"split must be one of {', '.join(SPLITS)}, not {self.split!r}")
         if self.schedule not in SCHEDULES:
             raise ConfigError(f"schedule must be one of {', '.join(SCHEDULES)}, not {self.schedule!r}")
+        if self.task is not None and self.task not in TASKS:
+            raise ConfigError(f"unknown task {self.task!r}{did_you_mean(self.task, TASKS)}; known: {', '.join(TASKS)}")
+        if self.max_new_tokens < 0:
+            raise ConfigError(f"max_new_tokens must be 0 or more, got {self.max_new_tokens}")
+        if self.max_answer_length <= 0:
+            raise ConfigError(f"max_answer_length must be positive, got {self.max_answer_length}")
         positive: dict[str, float] = {
             "batch_size": self.batch_size,
             "grad_accum": self.grad_accum,

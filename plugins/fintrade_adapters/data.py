@@ -3,6 +3,10 @@
 Datasets are reached only by name through :func:`fintrade.registry.get_registry`; the split,
 hash and latest-date helpers belong to the ``fintrade_datasets`` plugin and are imported from
 it when first needed.
+
+Each training task reads rows of its own shape (:data:`TASK_COLUMNS`): a dataset made for the
+task serves them directly, and a sentiment dataset is converted after the split
+(:func:`task_rows`), so the same seed gives the same held-out sentences for every task.
 """
 
 from __future__ import annotations
@@ -17,6 +21,18 @@ if TYPE_CHECKING:
     import pandas as pd
 
 SENTIMENT_LABELS: tuple[str, ...] = ("negative", "neutral", "positive")
+TASK_COLUMNS: dict[str, tuple[str, ...]] = {
+    "classification": ("text", "label"),
+    "sft": ("prompt", "response"),
+    "qa": ("question", "context", "answer_text", "answer_start"),
+}
+# A dataset's ``task`` field -> the training task its rows are made for.
+DATASET_TASKS: dict[str, str] = {
+    "sentiment": "classification",
+    "classification": "classification",
+    "sft": "sft",
+    "qa": "qa",
+}
 
 
 @dataclass(frozen=True)
@@ -33,14 +49,33 @@ class LabelledData:
     latest_date: str | None
 
 
-def load_frame(name: str, options: Mapping[str, Any] | None = None, labels: Sequence[str] = SENTIMENT_LABELS) -> Any:
-    """The dataset's frame, checked: rows present, ``text`` and ``label`` columns, known labels."""
+def load_frame(
+    name: str,
+    options: Mapping[str, Any] | None = None,
+    labels: Sequence[str] = SENTIMENT_LABELS,
+    task: str = "classification",
+) -> Any:
+    """The dataset's frame, checked: rows present, ``text`` and ``label`` columns, known labels.
+
+    For ``task`` ``sft`` or ``qa``, a dataset made for that task is checked for the task's
+    columns instead; a sentiment dataset is returned as it is (see :func:`task_rows`).
+    """
     from fintrade.registry import get_registry
 
     dataset = get_registry().datasets.get(name)
-    if dataset.task not in ("sentiment", "classification"):
-        raise DatasetLabelError(f"dataset {name!r} is for task {dataset.task!r}; sentiment training needs 'sentiment'")
+    native = DATASET_TASKS.get(dataset.task)
+    if native not in ("classification", task):
+        if task == "classification":
+            raise DatasetLabelError(
+                f"dataset {name!r} is for task {dataset.task!r}; sentiment training needs 'sentiment'"
+            )
+        raise DatasetLabelError(
+            f"dataset {name!r} is for task {dataset.task!r}; --task {task} needs a sentiment dataset or one for "
+            f"task {task!r}"
+        )
     frame = dataset.load(dict(options or {}))
+    if native != "classification":
+        return _task_frame(name, frame, TASK_COLUMNS[native])
     missing = [column for column in ("text", "label") if column not in frame.columns]
     if missing:
         raise DatasetLabelError(
@@ -55,6 +90,28 @@ def load_frame(name: str, options: Mapping[str, Any] | None = None, labels: Sequ
             f"(expected {', '.join(labels)})"
         )
     return frame.reset_index(drop=True)
+
+
+def _task_frame(name: str, frame: pd.DataFrame, columns: Sequence[str]) -> Any:
+    missing = [column for column in columns if column not in frame.columns]
+    if missing:
+        raise DatasetLabelError(f"dataset {name!r} has no {', '.join(missing)} column (columns: {list(frame.columns)})")
+    if frame.empty:
+        raise DatasetLabelError(f"dataset {name!r} is empty: nothing to train or evaluate on")
+    return frame.reset_index(drop=True)
+
+
+def task_rows(frame: pd.DataFrame, task: str, labels: Sequence[str] = SENTIMENT_LABELS) -> pd.DataFrame:
+    """Rows in ``task``'s shape: sentiment rows become prompts (sft) or questions (qa); others pass."""
+    if task == "sft" and "prompt" not in frame.columns:
+        from fintrade_adapters.sft import sentiment_prompts
+
+        return sentiment_prompts(frame)
+    if task == "qa" and "question" not in frame.columns:
+        from fintrade_adapters.qa import sentiment_questions
+
+        return sentiment_questions(frame, labels)
+    return frame
 
 
 def subset(frame: pd.DataFrame, limit: int | None, seed: int) -> pd.DataFrame:
@@ -73,18 +130,23 @@ def prepare(
     seed: int = 0,
     limit: int | None = None,
     labels: Sequence[str] = SENTIMENT_LABELS,
+    task: str = "classification",
 ) -> LabelledData:
-    """Load, check, subset and split a dataset for training."""
-    frame = subset(load_frame(name, options, labels), limit, seed)
+    """Load, check, subset and split a dataset for training; the frames are in ``task``'s shape.
+
+    ``labels`` is empty for rows without labels (a prompt/response or QA file).
+    """
+    frame = subset(load_frame(name, options, labels, task), limit, seed)
     train, validation, test = split(frame, how, fractions, seed)
     if train.empty:
         raise DatasetLabelError(f"dataset {name!r}: the training split is empty ({len(frame)} rows); use more data")
+    train, validation, test = (task_rows(part, task, labels) for part in (train, validation, test))
     return LabelledData(
         name=name,
         train=train,
         validation=validation,
         test=test,
-        labels=tuple(labels),
+        labels=tuple(labels) if "label" in frame.columns else (),
         hash=dataset_hash(frame),
         size=len(frame),
         latest_date=latest_date(frame),
@@ -97,15 +159,35 @@ def split(
     """Train/validation/test frames, stratified by label or in time order (fintrade_datasets' rules)."""
     from fintrade_datasets.splits import split_dataset
 
-    parts = split_dataset(frame, how=how, fractions=fractions, seed=seed)  # type: ignore[arg-type]
+    if "label" not in frame.columns:
+        # Unlabelled rows (prompt/response, QA) are one stratum: a seeded shuffle cut by the fractions.
+        parts = split_dataset(frame.assign(label=""), how=how, fractions=fractions, seed=seed)  # type: ignore[arg-type]
+        parts = {name: part.drop(columns="label") for name, part in parts.items()}
+    else:
+        parts = split_dataset(frame, how=how, fractions=fractions, seed=seed)  # type: ignore[arg-type]
     return tuple(parts[name].reset_index(drop=True) for name in ("train", "validation", "test"))  # type: ignore[return-value]
 
 
 def dataset_hash(frame: pd.DataFrame) -> str:
-    """The fintrade_datasets content hash of the rows used (text and label, in order)."""
+    """The fintrade_datasets content hash of the rows used (text and label, in order).
+
+    Rows without ``text`` and ``label`` (prompt/response, QA) hash their task columns the same
+    way: SHA-256 over length-prefixed fields, row by row, with a versioned header.
+    """
     from fintrade_datasets.splits import dataset_hash as rows_hash
 
-    return str(rows_hash(frame))
+    if "text" in frame.columns and "label" in frame.columns:
+        return str(rows_hash(frame))
+    import hashlib
+
+    columns = next(cols for cols in TASK_COLUMNS.values() if all(c in frame.columns for c in cols))
+    digest = hashlib.sha256(b"fintrade-task-rows-hash-v1\n" + ",".join(columns).encode() + b"\n")
+    for row in zip(*(frame[column].tolist() for column in columns), strict=True):
+        for value in row:
+            field = str(value).encode("utf-8")
+            digest.update(b"%d:" % len(field))
+            digest.update(field)
+    return digest.hexdigest()
 
 
 def latest_date(frame: pd.DataFrame) -> str | None:

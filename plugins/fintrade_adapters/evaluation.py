@@ -1,4 +1,9 @@
-"""Evaluate a saved adapter artifact on a dataset: accuracy, macro/weighted F1, confusion matrix."""
+"""Evaluate a saved adapter artifact on a dataset: accuracy, macro/weighted F1, confusion matrix.
+
+SFT artifacts report loss and perplexity, plus accuracy and macro F1 on sentiment rows or exact
+match and F1 of greedy generations on prompt/response rows; QA artifacts report exact match
+and F1 (and accuracy, macro F1 on sentiment-as-QA rows).
+"""
 
 from __future__ import annotations
 
@@ -29,12 +34,14 @@ def evaluate_artifact(
     """
     from fintrade_adapters import data as data_module
     from fintrade_adapters.artifacts import load_adapter, read_manifest
-    from fintrade_adapters.tasks import SequenceClassificationTask
+    from fintrade_adapters.task_runs import artifact_task, make_task
 
     if split not in EVAL_SPLITS:
         raise ConfigError(f"split must be one of {', '.join(EVAL_SPLITS)}, not {split!r}")
     manifest = read_manifest(path)
-    labels = tuple(manifest["labels"])
+    task_name = artifact_task(manifest)
+    # SFT and QA artifacts trained on free-form rows have no labels; sentiment rows still read as these.
+    labels = tuple(manifest["labels"]) or data_module.SENTIMENT_LABELS
     trained = manifest["dataset"]
     hyper = manifest["hyperparameters"]
     same_data = dataset == trained["name"] and not options
@@ -42,8 +49,9 @@ def evaluate_artifact(
         # The training dataset's own options (a CSV's path, a PhraseBank agreement level).
         options = trained.get("options") or {}
     if split == "all" or not same_data:
-        frame = data_module.subset(data_module.load_frame(dataset, options, labels), limit, int(hyper["seed"]))
-        scored, scope = frame, "all"
+        frame = data_module.load_frame(dataset, options, labels, task_name)
+        frame = data_module.subset(frame, limit, int(hyper["seed"]))
+        scored, scope = data_module.task_rows(frame, task_name, labels), "all"
     else:
         # The manifest's options and limit reproduce the rows the model was trained on.
         labelled = data_module.prepare(
@@ -54,6 +62,7 @@ def evaluate_artifact(
             seed=int(hyper["seed"]),
             limit=hyper.get("limit"),
             labels=labels,
+            task=task_name,
         )
         scored, scope = (
             {"test": labelled.test, "validation": labelled.validation, "train": labelled.train}[split],
@@ -64,6 +73,6 @@ def evaluate_artifact(
     if scored.empty:
         raise ConfigError(f"dataset {dataset!r} has no rows in split {split!r} to evaluate on")
     model, tokenizer, _ = load_adapter(path)
-    task = SequenceClassificationTask(tokenizer, labels, int(hyper["max_length"]))
+    task = make_task(task_name, tokenizer, labels if "label" in scored.columns else (), hyper)
     metrics = task.evaluate(model, task.encode(scored), batch_size)
     return {"artifact": str(path), "dataset": dataset, "split": scope, "method": manifest["method"], **metrics}

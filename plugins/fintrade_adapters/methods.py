@@ -10,6 +10,7 @@ clear error each).
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any
 
@@ -110,33 +111,58 @@ def lora_targets(kind: str, override: tuple[str, ...] | None, model_name: str) -
     )
 
 
-def peft_config(method: Method, config: TrainConfig, kind: str, head: tuple[str, ...]) -> Any:
-    """The peft configuration of ``method`` for a sequence classifier of architecture ``kind``."""
+def peft_config(
+    method: Method,
+    config: TrainConfig,
+    kind: str,
+    head: tuple[str, ...],
+    *,
+    task_type: str = "SEQ_CLS",
+    trainable_tokens: Sequence[int] | None = None,
+) -> Any:
+    """The peft configuration of ``method`` for a model of architecture ``kind``.
+
+    ``task_type`` is peft's (``SEQ_CLS``, ``CAUSAL_LM``, ``QUESTION_ANS``); ``head`` may be empty
+    (a causal LM's output layer is the base's own). ``trainable_tokens`` are embedding rows LoRA
+    trains and saves (new special tokens), tied to the output layer where the model ties them.
+    """
     from peft import IA3Config, LoraConfig, PrefixTuningConfig, TaskType
 
+    kind_of_task = TaskType[task_type]
     if method.name in LORA_LIKE:
         return LoraConfig(
-            task_type=TaskType.SEQ_CLS,
+            task_type=kind_of_task,
             r=config.rank,
             lora_alpha=config.alpha,
             lora_dropout=config.dropout,
             target_modules=lora_targets(kind, config.target_modules, config.model),
             # The new head is trained in full and saved with the adapter, so that
             # PeftModel.from_pretrained restores it unchanged.
-            modules_to_save=list(head),
+            modules_to_save=list(head) or None,
+            trainable_token_indices=list(trainable_tokens) if trainable_tokens else None,
         )
     if method.name == "prefix":
         return PrefixTuningConfig(
-            task_type=TaskType.SEQ_CLS, num_virtual_tokens=config.virtual_tokens, modules_to_save=list(head)
+            task_type=kind_of_task, num_virtual_tokens=config.virtual_tokens, modules_to_save=list(head) or None
         )
     if method.name == "ia3":
         targets = list(config.target_modules) if config.target_modules else None
-        return IA3Config(task_type=TaskType.SEQ_CLS, target_modules=targets, modules_to_save=list(head))
+        return IA3Config(task_type=kind_of_task, target_modules=targets, modules_to_save=list(head) or None)
     raise UnsupportedMethodError(f"adapter method {method.name!r} has no peft configuration")
 
 
-def adapt(model: torch.nn.Module, method: Method, config: TrainConfig, kind: str, head: tuple[str, ...]) -> Any:
-    """Wrap ``model`` in a peft model of ``method``: only adapter and head parameters train."""
+def adapt(
+    model: torch.nn.Module,
+    method: Method,
+    config: TrainConfig,
+    kind: str,
+    head: tuple[str, ...],
+    **task_options: Any,
+) -> Any:
+    """Wrap ``model`` in a peft model of ``method``: only adapter and head parameters train.
+
+    ``task_options`` go to :func:`peft_config` (``task_type``, ``trainable_tokens``).
+    """
     import warnings
 
     from peft import get_peft_model
@@ -145,7 +171,7 @@ def adapt(model: torch.nn.Module, method: Method, config: TrainConfig, kind: str
         with warnings.catch_warnings():
             # peft calls a transformers method that transformers deprecates; nothing for users to do.
             warnings.filterwarnings("ignore", message=".*is_gradient_checkpointing.*", category=FutureWarning)
-            return get_peft_model(model, peft_config(method, config, kind, head))  # type: ignore[arg-type]
+            return get_peft_model(model, peft_config(method, config, kind, head, **task_options))  # type: ignore[arg-type]
     except ValueError as exc:
         # peft raises ValueError for target modules that do not exist in the model.
         first = str(exc).strip().splitlines()[0]

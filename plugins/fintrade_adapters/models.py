@@ -273,6 +273,19 @@ def load_classifier(
     return model
 
 
+def load_pretrained(source: ModelSource, auto_class: Any, *, quantization_config: Any = None) -> PreTrainedModel:
+    """``auto_class`` (``AutoModelForCausalLM``, ``AutoModelForQuestionAnswering``, ...) on the base, fp32 or 4-bit."""
+    import torch
+
+    extra: dict[str, Any] = {}
+    if quantization_config is not None:
+        extra["quantization_config"] = quantization_config
+    with _wrap_load_errors(source), _quiet_transformers():
+        return auto_class.from_pretrained(  # type: ignore[no-any-return]
+            source.path, dtype=torch.float32, **load_kwargs(source), **extra
+        )
+
+
 @contextlib.contextmanager
 def _quiet_transformers() -> Iterator[None]:
     """Silence the "newly initialized weights" report: a fresh head is the point of fine-tuning."""

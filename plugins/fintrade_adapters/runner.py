@@ -112,6 +112,11 @@ def run(values: Mapping[str, Any], prepare_task: TaskPreparer | None = None) -> 
     check_supported(method, kind, config.model)
     if method.quantized:
         require_bitsandbytes()
+    from fintrade_adapters.task_runs import resolve_task, run_task
+
+    task_name = resolve_task(config.task, config.dataset)
+    if task_name != "classification":  # causal-LM fine-tuning or extractive QA
+        return run_task(config, task_name, source, kind, method)
     labelled = data_module.prepare(
         config.dataset,
         config.dataset_options,

@@ -1,0 +1,254 @@
+"""Training runs for the ``sft`` and ``qa`` tasks: their base models, adapters, tasks and artifacts.
+
+:func:`fintrade_adapters.runner.run` trains sequence classifiers; for ``--task sft`` or
+``--task qa`` it hands over to :func:`run_task`, which follows the same steps with the task's
+own pieces:
+
+========  ==============================  ==========================  ===============================
+task      base model                      peft task type, head        task
+========  ==============================  ==========================  ===============================
+``sft``   ``AutoModelForCausalLM`` with   ``CAUSAL_LM``; no head;     :class:`~.sft.CausalLMTask`
+          two response markers added      LoRA trains the marker
+                                          rows (trainable tokens)
+``qa``    ``AutoModelForQuestionAnswering``  ``QUESTION_ANS``;        :class:`~.qa.QuestionAnsweringTask`
+                                          ``qa_outputs`` saved
+========  ==============================  ==========================  ===============================
+
+The task comes from ``--task``, else from the dataset's ``task`` field (``sentiment`` ->
+classification, ``sft``, ``qa``); a sentiment dataset can feed every task (converted after the
+split). The artifact is the same PEFT directory with a manifest; ``hyperparameters.task``
+records the task so that ``fintrade evaluate`` and :func:`load_task_adapter` rebuild the right
+model.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+from collections.abc import Sequence
+from pathlib import Path
+from typing import TYPE_CHECKING, Any
+
+from fintrade.errors import ConfigError
+from fintrade_adapters.errors import UnsupportedMethodError
+
+if TYPE_CHECKING:
+    import pandas as pd
+    from transformers import PreTrainedTokenizerBase
+
+    from fintrade_adapters.config import TrainConfig
+    from fintrade_adapters.methods import Method
+    from fintrade_adapters.models import ModelSource
+    from fintrade_adapters.runner import TrainedRun
+
+PEFT_TASK_TYPES = {"sft": "CAUSAL_LM", "qa": "QUESTION_ANS"}
+QA_HEAD: tuple[str, ...] = ("qa_outputs",)
+TASK_METHODS = ("lora", "qlora", "prefix", "ia3")
+# Encoders have no causal language-modelling head worth fine-tuning for generation.
+ENCODERS = frozenset({"bert", "roberta", "xlm-roberta", "distilbert", "electra", "mpnet"})
+
+
+def resolve_task(task: str | None, dataset: str) -> str:
+    """``task`` if given, else what the dataset's rows are for (``sentiment`` -> ``classification``)."""
+    if task:
+        return task
+    from fintrade.registry import get_registry
+    from fintrade_adapters.data import DATASET_TASKS
+
+    return DATASET_TASKS.get(get_registry().datasets.get(dataset).task, "classification")
+
+
+def artifact_task(manifest: dict[str, Any]) -> str:
+    """The task an artifact was trained for (artifacts from before tasks existed are classifiers)."""
+    return str(manifest.get("hyperparameters", {}).get("task") or "classification")
+
+
+def stop_metrics(task: str, labelled: bool, max_new_tokens: int) -> tuple[str, ...]:
+    """Metrics the task's evaluation reports and early stopping can watch."""
+    if task == "sft":
+        extra = ("accuracy", "macro_f1") if labelled else ("exact_match", "f1") if max_new_tokens else ()
+        return ("loss", "token_accuracy", *extra)
+    if task == "qa":
+        return ("loss", "exact_match", "f1", *(("accuracy", "macro_f1") if labelled else ()))
+    return ("loss", "accuracy", "macro_f1")
+
+
+def make_task(
+    task: str, tokenizer: PreTrainedTokenizerBase, labels: Sequence[str], hyperparameters: dict[str, Any]
+) -> Any:
+    """The task object for ``task`` with the run's settings (a manifest's hyperparameters work too)."""
+    max_length = int(hyperparameters["max_length"])
+    if task == "sft":
+        from fintrade_adapters.sft import CausalLMTask
+
+        return CausalLMTask(tokenizer, max_length, labels, int(hyperparameters.get("max_new_tokens", 32)))
+    if task == "qa":
+        from fintrade_adapters.qa import QuestionAnsweringTask
+
+        return QuestionAnsweringTask(tokenizer, max_length, labels, int(hyperparameters.get("max_answer_length", 30)))
+    from fintrade_adapters.tasks import SequenceClassificationTask
+
+    return SequenceClassificationTask(tokenizer, labels, max_length)
+
+
+def prepare_tokenizer(task: str, tokenizer: PreTrainedTokenizerBase) -> PreTrainedTokenizerBase:
+    """The tokenizer a task trains with: SFT adds the two response markers as special tokens."""
+    if task == "sft":
+        from fintrade_adapters.sft import add_markers
+
+        add_markers(tokenizer)
+    return tokenizer
+
+
+def load_task_base(
+    task: str, source: ModelSource, config: TrainConfig, tokenizer: PreTrainedTokenizerBase, *, quantized: bool
+) -> Any:
+    """The base model for ``task``: fp32, or 4-bit with the CPU fixes (ASSETS traps 1 and 3)."""
+    from transformers import AutoModelForCausalLM, AutoModelForQuestionAnswering
+
+    from fintrade_adapters import quantization
+    from fintrade_adapters.models import load_pretrained
+
+    auto_class = AutoModelForCausalLM if task == "sft" else AutoModelForQuestionAnswering
+    bnb = None
+    if quantized:
+        # The output layers stay in full precision: lm_head (tied to the embeddings, which grow) and qa_outputs.
+        skip = ["lm_head"] if task == "sft" else list(QA_HEAD)
+        bnb = quantization.bnb_config(skip, config.compute_dtype, config.double_quant)
+    model = load_pretrained(source, auto_class, quantization_config=bnb)
+    if quantized:
+        quantization.disable_inference_repack(model)  # before any forward pass
+    if task == "sft":
+        from fintrade_adapters.sft import resize_for_markers
+
+        resize_for_markers(model, tokenizer)
+    if model.config.pad_token_id is None and tokenizer.pad_token_id is not None:
+        model.config.pad_token_id = tokenizer.pad_token_id
+    if quantized:
+        model = quantization.prepare_for_training(model, config.gradient_checkpointing)
+    return model
+
+
+def adapt_for_task(task: str, base: Any, method: Method, config: TrainConfig, kind: str, tokenizer: Any) -> Any:
+    """The peft model: LoRA on an SFT base also trains (and saves) the response-marker rows."""
+    from fintrade_adapters.methods import adapt
+
+    if task == "sft":
+        from fintrade_adapters.sft import marker_ids
+
+        tokens = marker_ids(tokenizer) if method.name in ("lora", "qlora") else None
+        return adapt(base, method, config, kind, (), task_type=PEFT_TASK_TYPES[task], trainable_tokens=tokens)
+    return adapt(base, method, config, kind, QA_HEAD, task_type=PEFT_TASK_TYPES[task])
+
+
+def check_task_fits(task: str, method: Method, kind: str, model_name: str) -> None:
+    """Refuse, before anything loads, what this task cannot train."""
+    if method.name not in TASK_METHODS:
+        raise UnsupportedMethodError(
+            f"--task {task} trains with {', '.join(TASK_METHODS)}; method {method.name!r} is for classification"
+        )
+    if task == "sft" and kind in ENCODERS:
+        raise UnsupportedMethodError(
+            f"--task sft needs a causal (decoder) language model such as smollm2; model {model_name!r} is a "
+            f"{kind!r} encoder (use --task classification or qa)"
+        )
+
+
+def sample_texts(task: str, frame: pd.DataFrame) -> list[str]:
+    """Up to 8 inputs of ``task``'s shape as plain text, to compare merged and unmerged outputs on."""
+    if task == "sft":
+        return frame["prompt"].astype(str).tolist()[:8]
+    if task == "qa":
+        return [f"{q} {c}" for q, c in zip(frame["question"], frame["context"], strict=True)][:8]
+    return frame["text"].astype(str).tolist()[:8]
+
+
+def run_task(config: TrainConfig, task_name: str, source: ModelSource, kind: str, method: Method) -> TrainedRun:
+    """Train ``task_name`` (``sft`` or ``qa``) as configured; write the artifact; return the run."""
+    from fintrade_adapters import data as data_module
+    from fintrade_adapters.artifacts import merge_artifact, save_artifact
+    from fintrade_adapters.models import load_tokenizer
+    from fintrade_adapters.runner import TrainedRun, build_manifest, loop_options
+    from fintrade_adapters.training import fit, seed_everything
+
+    config = dataclasses.replace(config, task=task_name)  # the manifest records the task it resolved
+    check_task_fits(task_name, method, kind, config.model)
+    labelled = data_module.prepare(
+        config.dataset,
+        config.dataset_options,
+        how=config.split,
+        fractions=config.fractions,
+        seed=config.seed,
+        limit=config.limit,
+        task=task_name,
+    )
+    allowed = stop_metrics(task_name, bool(labelled.labels), config.max_new_tokens)
+    if config.stop_metric not in allowed:
+        raise ConfigError(
+            f"stop_metric {config.stop_metric!r} is not reported by --task {task_name} on this data; "
+            f"choose one of {', '.join(allowed)}"
+        )
+    tokenizer = prepare_tokenizer(task_name, load_tokenizer(source))
+    seed_everything(config.seed)  # the same QA head (and LoRA initialisation) every run
+    base = load_task_base(task_name, source, config, tokenizer, quantized=method.quantized)
+    model = adapt_for_task(task_name, base, method, config, kind, tokenizer)
+    task = make_task(task_name, tokenizer, labelled.labels, config.to_dict())
+    train_examples = task.encode(labelled.train)
+    validation = task.encode(labelled.validation)
+    test = task.encode(labelled.test)
+    result = fit(model, task, train_examples, validation, loop_options(config))
+    test_metrics = task.evaluate(model, test, config.batch_size) if test else None
+    manifest = build_manifest(config, source, kind, labelled, result, test_metrics)
+    manifest["task"] = task.name
+    if task_name == "sft":
+        from fintrade_adapters.sft import MARKERS, marker_ids
+
+        manifest["special_tokens"] = {
+            "added": list(MARKERS),
+            "ids": marker_ids(tokenizer),
+            "vocabulary": len(tokenizer),
+            # LoRA trains the marker rows (saved in the adapter); other methods keep their initial values.
+            "trained": method.name in ("lora", "qlora"),
+        }
+    # The resized embedding matrix is the base's plus two rows that trainable tokens save (or
+    # that init_marker_embeddings rebuilds): saving the whole matrix would add ~110 MB.
+    path = save_artifact(model, tokenizer, Path(config.output), manifest, save_embedding_layers=False)
+    if config.merge:
+        manifest = merge_artifact(path, sentences=sample_texts(task_name, labelled.test))
+    return TrainedRun(path=path, manifest=manifest, model=model, tokenizer=tokenizer, task=task, result=result)
+
+
+def load_task_adapter(
+    path: Path, manifest: dict[str, Any], *, full_precision: bool = False
+) -> tuple[Any, PreTrainedTokenizerBase, dict[str, Any]]:
+    """An ``sft`` or ``qa`` artifact on its base (eval mode), its tokenizer and manifest.
+
+    The SFT base is resized to the artifact's tokenizer and its marker rows rebuilt before the
+    adapter loads (LoRA's saved rows then replace them), so every method reloads exactly.
+    """
+    import warnings
+
+    from peft import PeftModel
+    from transformers import AutoTokenizer
+
+    from fintrade_adapters.config import TrainConfig
+    from fintrade_adapters.methods import get_method
+    from fintrade_adapters.models import resolve_model
+
+    base = manifest["base_model"]
+    source = resolve_model(base["name"] if base.get("alias") else base["path"])
+    tokenizer = AutoTokenizer.from_pretrained(str(path), trust_remote_code=False, local_files_only=True)
+    if tokenizer.pad_token is None:
+        tokenizer.pad_token = tokenizer.eos_token
+    values: dict[str, Any] = {"model": source.name, "dataset": manifest["dataset"]["name"], "output": str(path)}
+    values["method"] = "lora" if full_precision else manifest["method"]
+    if manifest.get("quantization"):
+        values |= {k: manifest["quantization"][k] for k in ("compute_dtype", "double_quant")}
+    config = TrainConfig.from_mapping(values)
+    task = artifact_task(manifest)
+    model = load_task_base(task, source, config, tokenizer, quantized=get_method(config.method).quantized)
+    with warnings.catch_warnings():
+        # peft calls a transformers method that transformers deprecates; nothing for users to do.
+        warnings.filterwarnings("ignore", message=".*is_gradient_checkpointing.*", category=FutureWarning)
+        adapted = PeftModel.from_pretrained(model, str(path))
+    adapted.eval()
+    return adapted, tokenizer, manifest
