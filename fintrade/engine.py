@@ -75,8 +75,9 @@ def sleeve_values(
     signed_size = np.where(orders["side"] == 0, orders["size"], -orders["size"])  # side 0 = buy
     cell = orders["idx"] * n_columns + orders["col"]
     cells = n_bars * n_columns
-    units: np.ndarray = np.bincount(cell, weights=signed_size, minlength=cells).reshape(n_bars, n_columns)
-    cash: np.ndarray = np.bincount(cell, weights=-signed_size * orders["price"] - orders["fees"], minlength=cells)
+    # bincount returns integers when there are no orders at all (a strategy that never trades).
+    units = np.bincount(cell, weights=signed_size, minlength=cells).astype(float).reshape(n_bars, n_columns)
+    cash = np.bincount(cell, weights=-signed_size * orders["price"] - orders["fees"], minlength=cells).astype(float)
     cash = cash.reshape(n_bars, n_columns)
     np.cumsum(units, axis=0, out=units)
     np.cumsum(cash, axis=0, out=cash)

@@ -63,6 +63,11 @@ def test_position_size_is_a_fraction_of_equity() -> None:
     assert sim.value[-1, 0] == pytest.approx(500.0 + shares * 107.0, abs=0.005)
 
 
+def test_a_strategy_that_never_trades_keeps_its_cash() -> None:
+    sim = simulate(_positions([0, 0, 0, 0, 0, 0]), OPEN, CLOSE, Costs(fees=0.001), initial_cash=1_000.0)
+    assert sim.value[:, 0].tolist() == [1_000.0] * 6
+
+
 def test_unchanged_targets_send_no_orders() -> None:
     targets = executed_targets(np.array([[1.0], [1.0], [0.0], [0.0], [-1.0]]), "next_open")
     assert targets[:, 0].tolist() == [0.0, 1.0, 1.0, 0.0, 0.0]
