@@ -163,13 +163,45 @@ def test_inline_strategy_plugin_is_used_and_listed(tmp_path: Path) -> None:
     assert {"name": str(path), "version": "", "source": "strategy file", "distribution": ""} in manifest["plugins"]
 
 
-@pytest.mark.parametrize("strategy", STRATEGIES, ids=[p.name for p in STRATEGIES])
+# The flagship demo scores ~8,400 tweets cold (about 2 minutes): the full file runs with
+# `-m slow`; test_tweet_sentiment_demo_on_a_short_window runs the same class on one quarter.
+SLOW_STRATEGIES = {"tweet_sentiment.py"}
+
+
+@pytest.mark.parametrize(
+    "strategy",
+    [pytest.param(p, marks=pytest.mark.slow) if p.name in SLOW_STRATEGIES else p for p in STRATEGIES],
+    ids=[p.name for p in STRATEGIES],
+)
 def test_every_strategy_file_backtests_offline(strategy: Path, tmp_path: Path) -> None:
     with LOOPBACK.get(strategy.name, _no_loopback)(tmp_path) as env:
         result = fintrade("backtest", str(strategy), "--json", "--quiet", env=env)
     assert result.returncode == 0, result.stderr
     data = json.loads(result.stdout)
     assert data["bars"] > 100 and data["splits"]["test"]["strategy"]["sharpe"] is not None
+
+
+def test_tweet_sentiment_demo_on_a_short_window(tmp_path: Path) -> None:
+    short = tmp_path / "short_demo.py"
+    short.write_text(
+        "import sys\n"
+        f"sys.path.insert(0, {str(ROOT / 'strategies')!r})\n"
+        "from fintrade import WalkForward\n"
+        "from tweet_sentiment import TweetSentiment\n"
+        "class ShortDemo(TweetSentiment):\n"
+        "    end = '2015-06-01'\n"
+        "    walk_forward = WalkForward(folds=2, mode='anchored')\n"
+    )
+    report = tmp_path / "demo.html"
+    result = fintrade("backtest", f"{short}:ShortDemo", "--json", "--quiet", "--report", str(report))
+    assert result.returncode == 0, result.stderr
+    data = json.loads(result.stdout)
+    names = [row["name"] for row in data["comparison"]["rows"]]
+    assert names == ["ShortDemo", "lexicon", "momentum", "buy-and-hold"]
+    assert data["top_combinations"] and data["bars"] > 90
+    # The language model's scores move positions: the strategy trades on the tweets.
+    assert data["splits"]["train"]["strategy"]["exposure"] > 0
+    assert "Side by side" in report.read_text()
 
 
 def test_data_list_and_clear(tmp_path: Path) -> None:

@@ -15,6 +15,7 @@ from typing import Any
 import typer
 
 from fintrade.errors import ConfigError
+from fintrade_adapters.models import quiet_libraries
 
 MODEL_HELP = "Base model: an alias (minilm, smollm2, mpnet), a local folder, or a hub id (owner/name)."
 OPTION_HELP = "Any training option as key=value (repeatable); dataset.KEY=VALUE goes to the dataset's loader."
@@ -50,18 +51,6 @@ def _training_values(
     values.setdefault("command", shlex.join(["fintrade", *sys.argv[1:]]))
     values.setdefault("progress", sys.stderr.isatty())
     return values
-
-
-def _quiet_libraries() -> None:
-    """Keep the terminal for fintrade's own output: no weight-loading bars, no known-harmless notices."""
-    import logging
-
-    # bitsandbytes logs "Failed to load CPU gemm_4bit_forward from kernels-community" on import on
-    # every CPU machine; it is harmless (ASSETS) and installing `kernels` would fetch from a hub.
-    logging.getLogger("bitsandbytes").setLevel(logging.ERROR)
-    from transformers.utils import logging as transformers_logging
-
-    transformers_logging.disable_progress_bar()
 
 
 def _fmt(value: Any) -> str:
@@ -116,7 +105,7 @@ def train(
     """Fine-tune a base model with an adapter method on a labelled dataset; write a PEFT artifact."""
     from fintrade.registry import get_registry
 
-    _quiet_libraries()
+    quiet_libraries()
     flags: dict[str, Any] = {"model": model, "method": method, "dataset": dataset}
     flags["output"] = str(output) if output else None
     flags["teacher"] = teacher
@@ -167,7 +156,7 @@ def evaluate(
     from fintrade_adapters.config import parse_options
     from fintrade_adapters.evaluation import evaluate_artifact
 
-    _quiet_libraries()
+    quiet_libraries()
     name = dataset or read_manifest(artifact)["dataset"]["name"]
     options = {key.removeprefix("dataset."): value for key, value in parse_options(option).items()}
     options |= options.pop("dataset_options", {})
@@ -213,7 +202,7 @@ def ablate(
     from fintrade_adapters.ablation import ablate_ranks
     from fintrade_adapters.methods import get_method
 
-    _quiet_libraries()
+    quiet_libraries()
     if get_method(method).name not in ("lora", "qlora"):
         raise ConfigError(f"ablate --ranks needs a LoRA-type method (lora, qlora), not {method!r}")
     try:
@@ -258,7 +247,7 @@ def compare(
     """Train several adapter methods on the same data; one table of metric, parameters, peak memory and time."""
     from fintrade_adapters.compare import compare_methods, parse_methods
 
-    _quiet_libraries()
+    quiet_libraries()
     method_list = parse_methods(methods)
     flags: dict[str, Any] = {"model": model, "dataset": dataset, "output": str(output), "epochs": epochs}
     flags |= {"max_steps": max_steps, "lr": lr, "batch_size": batch_size, "max_length": max_length, "seed": seed}

@@ -307,3 +307,15 @@ def _wrap_load_errors(source: ModelSource) -> Iterator[None]:
     except (OSError, ValueError) as exc:
         first = str(exc).strip().splitlines()[0] if str(exc).strip() else type(exc).__name__
         raise UnknownModelError(f"cannot load model {source.name!r} from {source.path}: {first}") from exc
+
+
+def quiet_libraries() -> None:
+    """Keep the terminal for fintrade's own output: no weight-loading bars, no known-harmless notices."""
+    import logging
+
+    # bitsandbytes logs "Failed to load CPU gemm_4bit_forward from kernels-community" on import on
+    # every CPU machine; it is harmless (ASSETS) and installing `kernels` would fetch from a hub.
+    logging.getLogger("bitsandbytes").setLevel(logging.ERROR)
+    from transformers.utils import logging as transformers_logging
+
+    transformers_logging.disable_progress_bar()

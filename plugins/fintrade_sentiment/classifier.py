@@ -258,6 +258,10 @@ def load_classifier(spec: ClassifierSpec, *, quantize: bool = False) -> LoadedCl
     unless ``quantize``, which reloads the adapter on a fresh fp32 base, merges, then applies
     dynamic int8 quantisation to every ``Linear`` layer.
     """
+    from fintrade_adapters.models import quiet_libraries
+
+    # A backtest's output is fintrade's tables: no weight-loading bars or harmless notices.
+    quiet_libraries()
     if spec.artifact:
         model, tokenizer = _load_artifact(spec, quantize)
     else:
