@@ -78,7 +78,8 @@ def test_startup_imports_no_heavy_library(args: list[str]) -> None:
     # Every built-in plugin is imported to build the command list; each must defer its heavy parts.
     code = (
         f"import sys\nfrom fintrade.cli.main import run\ntry:\n    run({args!r})\nexcept SystemExit:\n    pass\n"
-        "heavy = ('torch', 'vectorbt', 'pandas', 'pyarrow', 'transformers', 'yfinance', 'ccxt', 'sklearn', 'scipy', 'peft')\n"
+        "heavy = ('torch', 'vectorbt', 'pandas', 'pyarrow', 'transformers', 'yfinance', 'ccxt',\n"
+        "         'sklearn', 'scipy', 'peft')\n"
         "print('HEAVY', sorted(m for m in heavy if m in sys.modules))\n"
     )
     result = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, timeout=60)
