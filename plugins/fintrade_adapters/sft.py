@@ -54,7 +54,19 @@ def sentiment_prompts(frame: pd.DataFrame) -> pd.DataFrame:
 
 def add_markers(tokenizer: PreTrainedTokenizerBase) -> list[int]:
     """Add the response markers as special tokens (no-op when present); returns their ids."""
-    tokenizer.add_special_tokens({"additional_special_tokens": list(MARKERS)}, replace_extra_special_tokens=False)
+    import inspect
+
+    # Keep the tokenizer's own extra special tokens; the keyword was renamed in transformers 5.
+    parameters = inspect.signature(tokenizer.add_special_tokens).parameters
+    keep = next(
+        (
+            {name: False}
+            for name in ("replace_extra_special_tokens", "replace_additional_special_tokens")
+            if name in parameters
+        ),
+        {},
+    )
+    tokenizer.add_special_tokens({"additional_special_tokens": list(MARKERS)}, **keep)
     return marker_ids(tokenizer)
 
 
@@ -72,8 +84,12 @@ def resize_for_markers(model: Any, tokenizer: PreTrainedTokenizerBase) -> None:
     precision) and is deterministic: the same base and tokenizer always give the same rows.
     """
     if model.get_input_embeddings().weight.shape[0] != len(tokenizer):
-        # mean_resizing samples the new rows at random; they are overwritten right below.
-        model.resize_token_embeddings(len(tokenizer), mean_resizing=False)
+        import inspect
+
+        # The new rows' initial values do not matter (overwritten right below), so skip
+        # transformers' mean resizing: it samples them from the embeddings' covariance, and says so.
+        quiet = "mean_resizing" in inspect.signature(model.resize_token_embeddings).parameters
+        model.resize_token_embeddings(len(tokenizer), **({"mean_resizing": False} if quiet else {}))
     init_marker_embeddings(model, tokenizer)
 
 
