@@ -42,9 +42,9 @@ def _centred(inputs, params):
 
 
 def _demeaned(signals, params):
-    # An aggregator that centres each column on its full-history mean.
+    # An aggregator that centres each column on its full-history mean (halved: stays in [-1, 1]).
     score = signals[0].score
-    return Signal(score - score.mean(), signals[0].confidence)
+    return Signal((score - score.mean()) / 2.0, signals[0].confidence)
 
 
 @fintrade.hookimpl
