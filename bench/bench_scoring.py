@@ -8,8 +8,10 @@ drawn with a fixed seed), with one model (the bundled tweet adapter, or ``--mode
     would write with the same loaded model: for each text, tokenize it, run the model under
     ``torch.no_grad``, softmax. The loop runs on the first ``--per-doc`` texts, half before and
     half after the batched run, so background load drifting during the run weighs on both; its
-    probabilities must match the batched ones within 1e-5, or the run fails. With ``--int8``
-    (the default) the batched path also runs with ``quantize=True``.
+    probabilities must match the batched ones within 1e-5, or the run fails. Unless
+    ``--fp32-only``, the batched path also runs at ``precision="bfloat16"`` and ``"int8"``, with
+    how far each moves the scores and, for an artifact, the held-out accuracy at each precision
+    on the test split it was trained with.
 (b) cache: the cold run is (a)'s batched run plus loading the model, into an empty score cache;
     the warm re-run scores the same texts again in a fresh process (resolving and hashing the
     model, reading the cache) and must score zero texts. Also timed: a warm re-run inside the
@@ -19,7 +21,7 @@ Everything runs against a temporary cache dir, never the user's. Results: markdo
 and ``bench/results/scoring.json``. Usage::
 
     .venv/bin/python bench/bench_scoring.py                      # 2,000 tweets, 200 one by one
-    .venv/bin/python bench/bench_scoring.py --quick              # 300 tweets, 40 one by one, no int8
+    .venv/bin/python bench/bench_scoring.py --quick              # 300 tweets, 40 one by one, fp32 only
     .venv/bin/python bench/bench_scoring.py --model out/my-adapter
 """
 
@@ -43,6 +45,7 @@ ROOT = Path(__file__).resolve().parent.parent
 THROUGHPUT_TARGET = 10.0
 CACHE_TARGET = 50.0
 AGREEMENT = 1e-5
+REDUCED_PRECISIONS = ("bfloat16", "int8")
 
 WARM_RUN = """
 import json, sys, time
@@ -80,6 +83,69 @@ def per_document_loop(classifier: Any, texts: list[str]) -> tuple[float, Any]:
     return time.perf_counter() - started, np.array(out)
 
 
+def other_precision(model: str | None, precision: str, texts: list[str], fp32: Any) -> dict[str, Any]:
+    """The batched path at ``precision``: its speed, and how far its scores move from fp32's."""
+    import numpy as np
+    from fintrade_sentiment import llm
+
+    load_s, _ = timed(lambda: llm.loaded_classifier(model, precision=precision))
+    seconds, result = timed(
+        lambda: llm.score_texts(texts, model=model, precision=precision, memory=False, progress=False)
+    )
+    difference = np.abs(result.score - fp32.score)
+    same_class = result.probabilities.argmax(axis=1) == fp32.probabilities.argmax(axis=1)
+    return {
+        "load_s": round(load_s, 3),
+        "seconds": round(seconds, 3),
+        "per_doc_ms": round(1000 * seconds / len(texts), 3),
+        "docs_per_s": round(len(texts) / seconds, 1),
+        "mean_abs_score_difference": round(float(difference.mean()), 4),
+        "max_abs_score_difference": round(float(difference.max()), 4),
+        "same_class_as_fp32": round(float(same_class.mean()), 4),
+    }
+
+
+def held_out_accuracy(model: str | None, spec: Any) -> dict[str, Any] | None:
+    """Accuracy at each precision on the test split the artifact was trained with (never trained on).
+
+    Only for an artifact whose manifest names its dataset and split; ``None`` otherwise.
+    """
+    from fintrade_adapters.data import prepare
+    from fintrade_sentiment import llm
+    from fintrade_sentiment.classifier import SENTIMENT
+
+    hyper = spec.manifest.get("hyperparameters", {}) if spec.artifact else {}
+    if "dataset" not in hyper:
+        return None
+    data = prepare(
+        hyper["dataset"],
+        hyper.get("dataset_options") or None,
+        how=hyper.get("split", "stratified"),
+        fractions=tuple(hyper.get("fractions", (0.8, 0.1, 0.1))),
+        seed=int(hyper.get("seed", 0)),
+        limit=hyper.get("limit"),
+    )
+    texts, labels = data.test["text"].tolist(), data.test["label"].tolist()
+    accuracy: dict[str, Any] = {"dataset": hyper["dataset"], "split": "test", "n": len(texts)}
+    for precision in ("float32", *REDUCED_PRECISIONS):
+        result = llm.score_texts(texts, model=model, precision=precision, cache=False, memory=False, progress=False)
+        predicted = [SENTIMENT[i] for i in result.probabilities.argmax(axis=1)]
+        accuracy[precision] = round(sum(p == t for p, t in zip(predicted, labels, strict=True)) / len(texts), 4)
+    return accuracy
+
+
+def linear_parameters(model: Any) -> int:
+    """Weights in the model's ``Linear`` layers: each costs 2 FLOPs per token (embeddings cost none)."""
+    import torch
+
+    return sum(m.weight.numel() for m in model.modules() if isinstance(m, torch.nn.Linear))
+
+
+def gflops(model: Any, tokens: int, seconds: float) -> float:
+    """Achieved GFLOP/s of the ``Linear`` layers (attention scores add a few per cent, left out)."""
+    return 2 * linear_parameters(model) * tokens / seconds / 1e9
+
+
 def timed(work: Any) -> tuple[float, Any]:
     started = time.perf_counter()
     result = work()
@@ -92,11 +158,11 @@ def main() -> None:
     parser.add_argument("--docs", type=int, default=2000, help="distinct tweets for the batched and cache runs")
     parser.add_argument("--per-doc", type=int, default=200, help="tweets scored one by one")
     parser.add_argument("--warm-repeats", type=int, default=3, help="fresh-process warm re-runs")
-    parser.add_argument("--no-int8", action="store_true", help="skip the int8 batched run")
-    parser.add_argument("--quick", action="store_true", help="300 tweets, 40 one by one, no int8")
+    parser.add_argument("--fp32-only", action="store_true", help="skip the bfloat16 and int8 batched runs")
+    parser.add_argument("--quick", action="store_true", help="300 tweets, 40 one by one, fp32 only, no accuracy")
     args = parser.parse_args()
     if args.quick:
-        args.docs, args.per_doc, args.no_int8 = 300, 40, True
+        args.docs, args.per_doc, args.fp32_only = 300, 40, True
 
     workdir = Path(tempfile.mkdtemp(prefix="fintrade-bench-scoring-"))
     os.environ["FINTRADE_CACHE_DIR"] = str(workdir / "cache")
@@ -124,23 +190,12 @@ def main() -> None:
     disagreement = float(np.abs(loop_probabilities - cold.probabilities[: len(subset)]).max())
     if disagreement > AGREEMENT:
         sys.exit(f"per-document and batched probabilities differ by {disagreement:.2e} > {AGREEMENT}: not comparable")
-    loop_per_doc = (loop_a_s + loop_b_s) / len(subset)
+    per_doc, loop_s = len(subset), loop_a_s + loop_b_s
+    loop_per_doc = loop_s / per_doc
     batched_per_doc = cold_s / len(texts)
 
-    int8: dict[str, Any] | None = None
-    if not args.no_int8:
-        int8_load_s, _ = timed(lambda: llm.loaded_classifier(args.model, quantize=True))
-        int8_s, int8_result = timed(
-            lambda: llm.score_texts(texts, model=args.model, quantize=True, memory=False, progress=False)
-        )
-        int8 = {
-            "load_s": round(int8_load_s, 3),
-            "seconds": round(int8_s, 3),
-            "per_doc_ms": round(1000 * int8_s / len(texts), 3),
-            "docs_per_s": round(len(texts) / int8_s, 1),
-            "mean_abs_score_difference": round(float(np.abs(int8_result.score - cold.score).mean()), 4),
-            "sign_agreement": round(float(np.mean(np.sign(int8_result.score) == np.sign(cold.score))), 4),
-        }
+    reduced = {} if args.fp32_only else {p: other_precision(args.model, p, texts, cold) for p in REDUCED_PRECISIONS}
+    accuracy = held_out_accuracy(args.model, spec) if not args.quick else None
 
     # Warm: a fresh process reads every score from the disk cache.
     texts_file = workdir / "texts.json"
@@ -200,7 +255,13 @@ def main() -> None:
             "docs_per_s": round(1 / loop_per_doc, 1),
             "max_probability_difference": disagreement,
         },
-        "int8_batched": int8,
+        "reduced_precision_batched": reduced,
+        "held_out_accuracy": accuracy,
+        "arithmetic": {
+            "linear_parameters": linear_parameters(classifier.model),
+            "batched_gflop_per_s": round(gflops(classifier.model, sum(lengths), cold_s), 1),
+            "per_document_gflop_per_s": round(gflops(classifier.model, sum(lengths[:per_doc]), loop_s), 1),
+        },
         "cold_run_s": round(cold_total_s, 3),
         "warm_run_fresh_process_s": round(warm_s, 4),
         "warm_run_fresh_process_runs_s": [round(run["score_s"], 4) for run in warm_runs],
@@ -211,7 +272,10 @@ def main() -> None:
             "per_document_over_batched": round(throughput_ratio, 2),
             "cold_over_warm": round(cache_ratio, 1),
             "cold_scoring_only_over_warm": round(cold_s / warm_s, 1),
-            "per_document_over_int8_batched": round(1000 * loop_per_doc / int8["per_doc_ms"], 2) if int8 else None,
+            **{
+                f"per_document_over_{name}_batched": round(1000 * loop_per_doc / run["per_doc_ms"], 2)
+                for name, run in reduced.items()
+            },
         },
         "targets": {
             "throughput": THROUGHPUT_TARGET,
@@ -227,7 +291,7 @@ def main() -> None:
 
 
 def print_tables(r: dict[str, Any]) -> None:
-    batched, loop, int8 = r["batched"], r["per_document_loop"], r["int8_batched"]
+    batched, loop, reduced = r["batched"], r["per_document_loop"], r["reduced_precision_batched"]
     print(f"model {r['model']['name']} (max length {r['model']['max_length']}), loaded in {r['model']['load_s']} s")
     print(f"{r['docs']} distinct StockNet tweets, {r['mean_tokens']} tokens on average\n")
     print("| what | texts | seconds | per text (ms) | texts/s |\n|---|---:|---:|---:|---:|")
@@ -235,10 +299,10 @@ def print_tables(r: dict[str, Any]) -> None:
         f"| batched (`score_texts`, fp32) | {r['docs']} | {batched['seconds']} | {batched['per_doc_ms']} "
         f"| {batched['docs_per_s']} |"
     )
-    if int8:
+    for name, run in reduced.items():
         print(
-            f"| batched, int8 (`quantize=True`) | {r['docs']} | {int8['seconds']} | {int8['per_doc_ms']} "
-            f"| {int8['docs_per_s']} |"
+            f'| batched, `precision="{name}"` | {r["docs"]} | {run["seconds"]} | {run["per_doc_ms"]} '
+            f"| {run['docs_per_s']} |"
         )
     print(
         f"| per-document loop, same fp32 model | {r['per_document_docs']} | {loop['seconds']} "
@@ -250,15 +314,32 @@ def print_tables(r: dict[str, Any]) -> None:
     ratios, targets = r["ratios"], r["targets"]
     print("\n| ratio | value | target |\n|---|---:|---|")
     met = "met" if targets["throughput_met"] else "MISSED"
-    print(f"| per-document loop / batched, per text | {ratios['per_document_over_batched']} | >= 10: {met} |")
+    value = ratios["per_document_over_batched"]
+    print(f"| per-document loop / batched, per text (both fp32) | {value} | >= 10: {met} |")
+    for name in reduced:
+        value = ratios[f"per_document_over_{name}_batched"]
+        print(f"| per-document loop (fp32) / batched {name}, per text | {value} | |")
     met = "met" if targets["cache_met"] else "MISSED"
     print(f"| cold run / warm re-run (fresh process) | {ratios['cold_over_warm']} | >= 50: {met} |")
-    if ratios["per_document_over_int8_batched"]:
-        value = ratios["per_document_over_int8_batched"]
-        print(f"| per-document loop (fp32) / batched int8, per text (not the same numbers) | {value} | |")
     print(f"| cold scoring alone / warm re-run | {ratios['cold_scoring_only_over_warm']} | |")
+    if reduced:
+        print("\n| precision | mean abs score change | largest | same class as fp32 |\n|---|---:|---:|---:|")
+        for name, run in reduced.items():
+            print(
+                f"| {name} | {run['mean_abs_score_difference']} | {run['max_abs_score_difference']} "
+                f"| {run['same_class_as_fp32']} |"
+            )
+    accuracy = r["held_out_accuracy"]
+    if accuracy:
+        values = ", ".join(f"{p} {accuracy[p]}" for p in ("float32", *REDUCED_PRECISIONS))
+        print(f"\nheld-out accuracy ({accuracy['dataset']} {accuracy['split']} split, {accuracy['n']} texts): {values}")
+    a = r["arithmetic"]
+    print(
+        f"\nLinear layers: {a['linear_parameters']:,} weights; achieved {a['batched_gflop_per_s']} GFLOP/s batched, "
+        f"{a['per_document_gflop_per_s']} one by one (fp32)"
+    )
     m = r["machine"]
-    print(f"\nload average before {m['load_average_before']}, after {m['load_average_after']} ({m['cpus']} CPUs)")
+    print(f"load average before {m['load_average_before']}, after {m['load_average_after']} ({m['cpus']} CPUs)")
 
 
 if __name__ == "__main__":

@@ -125,7 +125,7 @@ def test_scores_are_probability_differences_and_confidence_the_top_probability(a
     assert np.all(np.abs(result.score) <= 1) and np.all(result.confidence >= 1 / 3 - 1e-9)
 
 
-def test_changing_the_adapter_quantize_or_max_length_invalidates_the_cache(
+def test_changing_the_adapter_precision_or_max_length_invalidates_the_cache(
     artifact, cache_dir, tweets, tmp_path
 ) -> None:
     from safetensors.torch import load_file, save_file
@@ -151,10 +151,11 @@ def test_changing_the_adapter_quantize_or_max_length_invalidates_the_cache(
     assert llm.score_texts(texts, model=str(same)).model_key == original.model_key
     keys = {
         llm.score_texts(texts[:1], model=str(artifact), max_length=16).model_key,
-        llm.score_texts(texts[:1], model=str(artifact), quantize=True).model_key,
+        llm.score_texts(texts[:1], model=str(artifact), precision="int8").model_key,
+        llm.score_texts(texts[:1], model=str(artifact), precision="bfloat16").model_key,
         original.model_key,
     }
-    assert len(keys) == 3
+    assert len(keys) == 4
 
 
 def test_an_unreadable_cache_file_is_moved_aside_not_used(cache_dir) -> None:
@@ -238,7 +239,7 @@ def test_batches_hold_similar_lengths_within_the_size_and_token_limits() -> None
 def test_int8_scores_are_close_to_fp32_on_merged_plain_linear_layers(artifact, cache_dir, tweets) -> None:
     texts = sample_texts(tweets)
     fp32 = llm.score_texts(texts, model=str(artifact), cache=False)
-    int8 = llm.score_texts(texts, model=str(artifact), quantize=True, cache=False)
+    int8 = llm.score_texts(texts, model=str(artifact), precision="int8", cache=False)
     # Measured on 203 tweets with this adapter: mean |difference| 0.03, largest 0.15, correlation 0.96,
     # same predicted class for 94%.
     difference = np.abs(int8.score - fp32.score)
@@ -248,12 +249,26 @@ def test_int8_scores_are_close_to_fp32_on_merged_plain_linear_layers(artifact, c
     assert np.mean(int8.probabilities.argmax(axis=1) == fp32.probabilities.argmax(axis=1)) >= 0.8
     assert not np.array_equal(int8.probabilities, fp32.probabilities)
 
-    loaded = llm.loaded_classifier(str(artifact), quantize=True)
+    loaded = llm.loaded_classifier(str(artifact), precision="int8")
     modules = list(loaded.model.modules())
     int8_linear = torch.ao.nn.quantized.dynamic.Linear
     assert sum(isinstance(module, int8_linear) for module in modules) == 6 * 6 + 2  # 6 layers, pooler, classifier
     assert not any(type(module) is torch.nn.Linear for module in modules)
     assert not any("lora" in type(module).__name__.lower() for module in modules)  # merged before quantising
+
+
+def test_bfloat16_scores_are_within_rounding_of_fp32(artifact, cache_dir, tweets) -> None:
+    texts = sample_texts(tweets)
+    fp32 = llm.score_texts(texts, model=str(artifact), cache=False)
+    bf16 = llm.score_texts(texts, model=str(artifact), precision="bfloat16", cache=False)
+    # bf16 keeps fp32's exponent range with an 8-bit mantissa: a rounding difference, not a new model.
+    difference = np.abs(bf16.score - fp32.score)
+    assert 0 < difference.max() < 0.05 and difference.mean() < 0.01
+    assert np.mean(bf16.probabilities.argmax(axis=1) == fp32.probabilities.argmax(axis=1)) >= 0.97
+
+    loaded = llm.loaded_classifier(str(artifact), precision="bfloat16")
+    assert {parameter.dtype for parameter in loaded.model.parameters()} == {torch.bfloat16}
+    assert not any("lora" in type(module).__name__.lower() for module in loaded.model.modules())
 
 
 # --- the signal model ----------------------------------------------------------------------------
@@ -366,8 +381,8 @@ def test_models_that_are_not_3_class_sentiment_classifiers_are_refused(artifact,
     )
     (two_class / "fintrade_manifest.json").write_text(json.dumps({**manifest, "task": "causal-lm"}))
     assert message(str(two_class)).startswith(f"adapter artifact {str(two_class)!r} is a causal-lm model, not")
-    with pytest.raises(ConfigError, match="quantize must be True or False"):
-        llm.score_texts(["x"], model=str(artifact), quantize="yes")  # type: ignore[arg-type]
+    with pytest.raises(ConfigError, match=r"precision must be one of float32, bfloat16, int8, got 'bf16'"):
+        llm.score_texts(["x"], model=str(artifact), precision="bf16")
 
 
 # --- lexicon -------------------------------------------------------------------------------------

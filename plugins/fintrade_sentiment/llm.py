@@ -8,7 +8,7 @@ Per document, with class probabilities p(negative), p(neutral), p(positive):
 Each distinct text is scored once per model, ever: scores are looked up by (model key, text
 hash) first in this process's memory, then in the persistent :class:`ScoreCache`, and only
 the texts found in neither go through the model, whose outputs are written back. The model
-key (:func:`model_key`) covers the base model's and adapter's contents, ``quantize`` and
+key (:func:`model_key`) covers the base model's and adapter's contents, ``precision`` and
 ``max_length``; ``batch_size`` only changes float rounding (about 1e-7) and is not part of it.
 """
 
@@ -24,7 +24,13 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 from fintrade.errors import ConfigError
-from fintrade_sentiment.classifier import ClassifierSpec, LoadedClassifier, load_classifier, resolve_classifier
+from fintrade_sentiment.classifier import (
+    ClassifierSpec,
+    LoadedClassifier,
+    check_precision,
+    load_classifier,
+    resolve_classifier,
+)
 from fintrade_sentiment.inference import DEFAULT_BATCH_SIZE
 from fintrade_sentiment.score_cache import Probabilities, ScoreCache, score_cache_path
 
@@ -68,13 +74,13 @@ class DocumentScores:
 
 STATS = ScoringStats()
 _memory: dict[str, dict[bytes, Probabilities]] = {}
-_loaded: OrderedDict[tuple[str, bool], LoadedClassifier] = OrderedDict()
+_loaded: OrderedDict[tuple[str, str], LoadedClassifier] = OrderedDict()
 _caches: dict[Path, ScoreCache] = {}
 
 
-def model_key(spec: ClassifierSpec, quantize: bool) -> str:
+def model_key(spec: ClassifierSpec, precision: str) -> str:
     """The score cache's key for a model: everything that changes its probabilities."""
-    parts = {"identity": spec.identity, "quantize": bool(quantize), "max_length": spec.max_length}
+    parts = {"identity": spec.identity, "precision": precision, "max_length": spec.max_length}
     return hashlib.sha256(json.dumps({**parts, "scorer": SCORER_VERSION}, sort_keys=True).encode()).hexdigest()[:32]
 
 
@@ -101,7 +107,7 @@ def score_texts(
     texts: Sequence[str],
     *,
     model: str | None = None,
-    quantize: bool = False,
+    precision: str = "float32",
     max_length: int | None = None,
     batch_size: int = DEFAULT_BATCH_SIZE,
     cache: ScoreCache | bool | None = True,
@@ -116,9 +122,9 @@ def score_texts(
     """
     import numpy as np
 
-    _check_scoring(quantize, batch_size)
+    _check_scoring(precision, batch_size)
     spec = resolve_classifier(model, max_length)
-    key = model_key(spec, quantize)
+    key = model_key(spec, precision)
     store = default_cache() if cache is True else (cache or None)
     hashes = [text_hash(text) for text in texts]
     first_text = dict(zip(hashes, texts, strict=True))
@@ -134,7 +140,7 @@ def score_texts(
         missing = [h for h in missing if h not in found]
     if missing:
         texts_to_score = [first_text[h] for h in missing]
-        _score_missing(spec, key, quantize, batch_size, texts_to_score, missing, known, store, progress)
+        _score_missing(spec, key, precision, batch_size, texts_to_score, missing, known, store, progress)
     probabilities = np.array([known[h] for h in hashes], dtype=np.float64).reshape(len(texts), 3)
     return DocumentScores(
         score=probabilities[:, 2] - probabilities[:, 0],
@@ -148,7 +154,7 @@ def score_texts(
 def _score_missing(
     spec: ClassifierSpec,
     key: str,
-    quantize: bool,
+    precision: str,
     batch_size: int,
     texts: list[str],
     hashes: list[bytes],
@@ -158,10 +164,10 @@ def _score_missing(
 ) -> None:
     from fintrade_sentiment.inference import PROGRESS_MIN_TEXTS, class_probabilities, progress_bar
 
-    classifier = _classifier(spec, quantize)
+    classifier = _classifier(spec, precision)
     show = progress if progress is not None else (sys.stderr.isatty() and len(texts) >= PROGRESS_MIN_TEXTS)
     bar = progress_bar(len(texts), spec.name) if show else None
-    description = {**spec.describe(), "quantize": quantize, "max_length": spec.max_length}
+    description = {**spec.describe(), "precision": precision, "max_length": spec.max_length}
     try:
         for start in range(0, len(texts), WRITE_EVERY):
             chunk = texts[start : start + WRITE_EVERY]
@@ -177,19 +183,19 @@ def _score_missing(
 
 
 def loaded_classifier(
-    model: str | None = None, *, quantize: bool = False, max_length: int | None = None
+    model: str | None = None, *, precision: str = "float32", max_length: int | None = None
 ) -> LoadedClassifier:
     """The loaded model :func:`score_texts` uses for these settings (loaded once per process)."""
-    _check_scoring(quantize, DEFAULT_BATCH_SIZE)
-    return _classifier(resolve_classifier(model, max_length), quantize)
+    _check_scoring(precision, DEFAULT_BATCH_SIZE)
+    return _classifier(resolve_classifier(model, max_length), precision)
 
 
-def _classifier(spec: ClassifierSpec, quantize: bool) -> LoadedClassifier:
-    slot = (spec.identity, quantize)
+def _classifier(spec: ClassifierSpec, precision: str) -> LoadedClassifier:
+    slot = (spec.identity, precision)
     if slot in _loaded and _loaded[slot].spec == spec:
         _loaded.move_to_end(slot)
         return _loaded[slot]
-    loaded = load_classifier(spec, quantize=quantize)
+    loaded = load_classifier(spec, precision=precision)
     STATS.model_loads += 1
     _loaded[slot] = loaded
     while len(_loaded) > LOADED_MODELS:
@@ -197,9 +203,8 @@ def _classifier(spec: ClassifierSpec, quantize: bool) -> LoadedClassifier:
     return loaded
 
 
-def _check_scoring(quantize: Any, batch_size: Any) -> None:
-    if not isinstance(quantize, bool):
-        raise ConfigError(f"signal model {MODEL!r}: quantize must be True or False, got {quantize!r}")
+def _check_scoring(precision: Any, batch_size: Any) -> None:
+    check_precision(precision)
     if isinstance(batch_size, bool) or not isinstance(batch_size, int) or batch_size < 1:
         raise ConfigError(f"signal model {MODEL!r}: batch_size must be a positive integer, got {batch_size!r}")
 
@@ -207,7 +212,7 @@ def _check_scoring(quantize: Any, batch_size: Any) -> None:
 def _scoring_params(params: Mapping[str, Any]) -> tuple[Any, ...]:
     return (
         params.get("model"),
-        params.get("quantize", False),
+        params.get("precision", "float32"),
         params.get("max_length"),
         params.get("batch_size", DEFAULT_BATCH_SIZE),
     )
@@ -223,9 +228,9 @@ def compute_grid(inputs: SignalInput, grid: Sequence[Mapping[str, Any]]) -> Sign
     for params in grid:
         setting = _scoring_params(params)
         if setting not in by_setting:
-            model, quantize, max_length, batch_size = setting
+            model, precision, max_length, batch_size = setting
             by_setting[setting] = score_texts(
-                texts, model=model, quantize=quantize, max_length=max_length, batch_size=batch_size
+                texts, model=model, precision=precision, max_length=max_length, batch_size=batch_size
             )
     scores = [(by_setting[s].score, by_setting[s].confidence) for s in map(_scoring_params, grid)]
     return aligned_grid(documents, scores, inputs, grid, MODEL, _latest_cutoff(list(by_setting.values())))
