@@ -111,6 +111,9 @@ def test_artifact_is_peft_format_and_reloads_in_plain_peft_with_identical_logits
     assert any("classifier" in key for key in keys), "the classification head must be saved with the adapter"
     assert any("pooler" in key for key in keys)
     assert any("lora_A" in key for key in keys)
+    # The base is named by its hub id, not by this machine's site-packages path to the packaged copy.
+    adapter = json.loads((path / "adapter_config.json").read_text())
+    assert adapter["base_model_name_or_path"] == "sentence-transformers/all-MiniLM-L6-v2"
 
     base = AutoModelForSequenceClassification.from_pretrained(resolve_model("minilm").path, num_labels=3)
     reloaded = PeftModel.from_pretrained(base, str(path)).eval()

@@ -53,6 +53,7 @@ def save_artifact(
     staging = Path(tempfile.mkdtemp(dir=output.parent, prefix=f".{output.name}."))
     try:
         model.save_pretrained(str(staging), safe_serialization=True, **save_options)
+        _name_base_portably(staging, manifest)
         tokenizer.save_pretrained(str(staging))
         write_json_atomic(staging / MANIFEST, manifest)
         os.chmod(staging, 0o755)
@@ -63,6 +64,24 @@ def save_artifact(
         if staging.exists():
             shutil.rmtree(staging, ignore_errors=True)
     return output
+
+
+def _name_base_portably(staging: Path, manifest: dict[str, Any]) -> None:
+    """Name an alias's hub id as the base in ``adapter_config.json``, not this machine's path to it.
+
+    peft records where the base was loaded from; for a packaged alias that is a site-packages
+    path on the training machine. fintrade loads through the manifest and never reads it, but
+    plain peft (``AutoPeftModel*``) does, and the hub id is the same weights anywhere.
+    """
+    from fintrade_adapters.models import UPSTREAM
+
+    base = manifest.get("base_model", {})
+    config_file = staging / "adapter_config.json"
+    if not base.get("alias") or base.get("name") not in UPSTREAM or not config_file.is_file():
+        return
+    settings = json.loads(config_file.read_text())
+    settings["base_model_name_or_path"] = UPSTREAM[base["name"]]
+    config_file.write_text(json.dumps(settings, indent=2, sort_keys=True) + "\n")
 
 
 def read_manifest(path: Path) -> dict[str, Any]:

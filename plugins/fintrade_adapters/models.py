@@ -204,6 +204,12 @@ def _staging(target: Path) -> Iterator[Path]:
 
 
 ALIASES = {"minilm": _minilm_path, "smollm2": _smollm2_path, "mpnet": _mpnet_path}
+UPSTREAM = {
+    "minilm": "sentence-transformers/all-MiniLM-L6-v2",
+    "smollm2": "HuggingFaceTB/SmolLM2-135M-Instruct",
+    "mpnet": "sentence-transformers/all-mpnet-base-v2",
+}
+"""The hub id each alias packages: what an artifact names as its base, instead of a local path."""
 
 
 def load_kwargs(source: ModelSource) -> dict[str, Any]:
