@@ -271,6 +271,17 @@ def test_bfloat16_scores_are_within_rounding_of_fp32(artifact, cache_dir, tweets
     assert not any("lora" in type(module).__name__.lower() for module in loaded.model.modules())
 
 
+def test_bfloat16_on_a_cpu_without_native_support_warns(artifact, monkeypatch) -> None:
+    from fintrade_sentiment import classifier
+
+    # Every CPU here has AVX512-BF16, so an older one is stood in for by oneDNN's answer.
+    monkeypatch.setattr(classifier, "native_bfloat16", lambda: False)
+    spec = classifier.resolve_classifier(str(artifact), None)
+    with pytest.warns(classifier.PrecisionWarning, match="no native bfloat16.*precision='int8' is the fast choice"):
+        loaded = classifier.load_classifier(spec, precision="bfloat16")
+    assert next(loaded.model.parameters()).dtype == torch.bfloat16
+
+
 # --- the signal model ----------------------------------------------------------------------------
 
 
