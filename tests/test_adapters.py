@@ -114,6 +114,7 @@ def test_artifact_is_peft_format_and_reloads_in_plain_peft_with_identical_logits
     # The base is named by its hub id, not by this machine's site-packages path to the packaged copy.
     adapter = json.loads((path / "adapter_config.json").read_text())
     assert adapter["base_model_name_or_path"] == "sentence-transformers/all-MiniLM-L6-v2"
+    assert "site-packages" not in (path / "README.md").read_text()
 
     base = AutoModelForSequenceClassification.from_pretrained(resolve_model("minilm").path, num_labels=3)
     reloaded = PeftModel.from_pretrained(base, str(path)).eval()

@@ -67,7 +67,7 @@ def save_artifact(
 
 
 def _name_base_portably(staging: Path, manifest: dict[str, Any]) -> None:
-    """Name an alias's hub id as the base in ``adapter_config.json``, not this machine's path to it.
+    """Name an alias's hub id as the base in ``adapter_config.json`` and the model card, not this machine's path.
 
     peft records where the base was loaded from; for a packaged alias that is a site-packages
     path on the training machine. fintrade loads through the manifest and never reads it, but
@@ -82,6 +82,9 @@ def _name_base_portably(staging: Path, manifest: dict[str, Any]) -> None:
     settings = json.loads(config_file.read_text())
     settings["base_model_name_or_path"] = UPSTREAM[base["name"]]
     config_file.write_text(json.dumps(settings, indent=2, sort_keys=True) + "\n")
+    card = staging / "README.md"  # peft's model card names the base in its front matter
+    if base.get("path") and card.is_file():
+        card.write_text(card.read_text().replace(str(base["path"]), UPSTREAM[base["name"]]))
 
 
 def read_manifest(path: Path) -> dict[str, Any]:
