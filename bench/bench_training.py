@@ -5,9 +5,10 @@ Three parts, each runnable alone; each writes bench/results/training_<part>.json
 ``accuracy``
     MiniLM + LoRA trained by ``fintrade train`` itself (a subprocess of the CLI, so exactly the
     code path users run) on Twitter Financial News (our own stratified 80/10/10 split of the
-    published train split) and on Financial PhraseBank AllAgree (read in place from
-    ../shared/data by the ``phrasebank`` dataset; never copied). Reports held-out test accuracy
-    and macro F1, epochs and time. Targets: at least 0.85 on tweets, 0.93 on PhraseBank.
+    published train split; a LoRA teacher, then a LoRA student distilled from it) and on
+    Financial PhraseBank AllAgree (read in place from ../shared/data by the ``phrasebank``
+    dataset; never copied). Reports held-out test accuracy and macro F1, epochs and time.
+    Targets: at least 0.85 on tweets, 0.93 on PhraseBank.
 ``throughput``
     Training tokens/s of fintrade's loop (``fintrade_adapters.training.fit`` on a model built by
     the runner) against a bare peft + torch loop written here, on the same model, LoRA
@@ -46,6 +47,9 @@ ROOT = Path(__file__).resolve().parent.parent
 RESULTS = ROOT / "bench" / "results"
 FINTRADE = Path(sys.executable).parent / "fintrade"
 
+TEACHER = "{teacher}"
+"""Stands for the teacher stage's output folder in a student's flags."""
+
 # The `fintrade train` flags of each accuracy run (the commands in docs/benchmarks.md).
 ACCURACY_RUNS: dict[str, dict[str, Any]] = {
     "phrasebank": {
@@ -59,14 +63,24 @@ ACCURACY_RUNS: dict[str, dict[str, Any]] = {
             "--option", "schedule=cosine", "--option", "patience=3",
         ],
     },
+    # Two stages: a LoRA teacher, then a LoRA student of the same size distilled from it
+    # ("born-again" distillation): the teacher's softened logits carry what it learned about
+    # near-misses between classes, which the hard labels alone do not (docs/benchmarks.md).
     "twitter-fin": {
         "target": 0.85,
-        "args": [
+        "teacher": [
             "--model", "minilm", "--method", "lora", "--dataset", "twitter-fin",
-            "--epochs", "5", "--max-length", "64", "--batch-size", "32",
-            "--rank", "16", "--alpha", "32", "--lr", "2e-3",
+            "--epochs", "10", "--max-length", "64", "--batch-size", "32",
+            "--rank", "16", "--alpha", "32", "--lr", "1e-3",
             "--option", "target_modules=query,key,value,dense",
-            "--option", "schedule=cosine", "--option", "patience=2",
+            "--option", "schedule=cosine", "--option", "stop_metric=accuracy", "--option", "patience=3",
+        ],
+        "args": [
+            "--model", "minilm", "--method", "distill", "--teacher", TEACHER, "--dataset", "twitter-fin",
+            "--epochs", "EPOCHS", "--max-length", "64", "--batch-size", "32",
+            "--rank", "16", "--alpha", "32", "--lr", "1e-3",
+            "--option", "target_modules=query,key,value,dense",
+            "--option", "schedule=cosine", "--option", "stop_metric=accuracy", "--option", "patience=3",
         ],
     },
 }  # fmt: skip
@@ -135,21 +149,39 @@ def accuracy_from_manifest(manifest: dict[str, Any], batch_size: int) -> dict[st
 
 
 def run_accuracy(dataset: str, output: Path, extra: list[str], smoke: bool) -> dict[str, Any]:
-    """Train with ``fintrade train`` (a subprocess) and record what its manifest says."""
-    args = [*ACCURACY_RUNS[dataset]["args"], *extra, "--output", str(output), "--json"]
-    print("$", shlex.join(["fintrade", "train", *args]), flush=True)
+    """Train with ``fintrade train`` (a subprocess; first the teacher, if any) and record its manifest."""
+    run = ACCURACY_RUNS[dataset]
     conditions = machine()
     started = time.perf_counter()
-    finished = subprocess.run([str(FINTRADE), "train", *args], capture_output=True, text=True, cwd=ROOT)
+    teacher, teacher_output = None, output.with_name(f"{output.name}-teacher")
+    if "teacher" in run:
+        teacher = train([*run["teacher"], *extra, "--output", str(teacher_output), "--json"])
+    args = [str(teacher_output) if arg == TEACHER else arg for arg in run["args"]]
+    manifest = train([*args, *extra, "--output", str(output), "--json"])
     wall = time.perf_counter() - started
+    extra_fields = {"machine": conditions, "load_average_at_end": os.getloadavg()}
+    if teacher is not None:
+        extra_fields["teacher"] = teacher_summary(teacher)
+    return record_accuracy(dataset, manifest, round(wall, 1), smoke, extra_fields)
+
+
+def train(args: list[str]) -> dict[str, Any]:
+    print("$", shlex.join(["fintrade", "train", *args]), flush=True)
+    finished = subprocess.run([str(FINTRADE), "train", *args], capture_output=True, text=True, cwd=ROOT)
     if finished.returncode != 0:
         sys.exit(f"fintrade train failed ({finished.returncode}): {finished.stderr.strip()[-2000:]}")
-    extra = {"machine": conditions, "load_average_at_end": os.getloadavg()}
-    return record_accuracy(dataset, json.loads(finished.stdout), round(wall, 1), smoke, extra)
+    return json.loads(finished.stdout)  # type: ignore[no-any-return]
+
+
+def teacher_summary(manifest: dict[str, Any]) -> dict[str, Any]:
+    """The teacher's own held-out figures, to show what distillation added."""
+    keep = ("command", "test_accuracy", "test_macro_f1", "validation_accuracy", "best_epoch", "training_seconds")
+    summary = accuracy_from_manifest(manifest, int(manifest["hyperparameters"]["batch_size"]))
+    return {key: summary[key] for key in keep}
 
 
 def training_flags(command: str) -> list[str]:
-    """A ``fintrade train`` command's flags without ``--output DIR`` and ``--json``."""
+    """A ``fintrade train`` command's flags without ``--output DIR`` and ``--json``; a teacher is :data:`TEACHER`."""
     words = shlex.split(command)[2:]
     kept: list[str] = []
     skip = False
@@ -159,18 +191,25 @@ def training_flags(command: str) -> list[str]:
         elif word == "--output":
             skip = True
         elif word != "--json":
-            kept.append(word)
+            kept.append(TEACHER if kept and kept[-1] == "--teacher" else word)
     return kept
 
 
 def accuracy_from_artifact(dataset: str, manifest_file: Path, note: str) -> dict[str, Any]:
-    """Record a run already made by exactly this benchmark's command (another output folder)."""
+    """Record a run already made by exactly this benchmark's commands (other output folders)."""
+    run = ACCURACY_RUNS[dataset]
     manifest = json.loads(manifest_file.read_text())
-    if training_flags(manifest["command"]) != ACCURACY_RUNS[dataset]["args"]:
+    if training_flags(manifest["command"]) != run["args"]:
         sys.exit(f"{manifest_file} was not trained with this benchmark's command: {manifest['command']}")
     # The machine, but not this process's threads or load: the run was made elsewhere, earlier.
     here = {key: value for key, value in machine().items() if key in ("cpu", "cores", "python", "torch")}
     extra = {"from_manifest": str(manifest_file), "note": note, "machine": here}
+    if "teacher" in run:
+        teacher_file = Path(manifest["distillation"]["teacher"]["path"]) / "fintrade_manifest.json"
+        teacher = json.loads(teacher_file.read_text())
+        if training_flags(teacher["command"]) != run["teacher"]:
+            sys.exit(f"the teacher {teacher_file} was not trained with this benchmark's command: {teacher['command']}")
+        extra["teacher"] = teacher_summary(teacher)
     return record_accuracy(dataset, manifest, None, smoke=False, extra=extra)
 
 
@@ -644,7 +683,7 @@ def main() -> None:
         if args.manifest:
             accuracy_from_artifact(args.dataset, args.manifest, args.note)
         else:
-            run_accuracy(args.dataset, args.output or ROOT / "out" / "bench" / f"{args.dataset}-lora", [], smoke=False)
+            run_accuracy(args.dataset, args.output or ROOT / "out" / "bench" / args.dataset, [], smoke=False)
     elif args.part == "throughput":
         run_throughput(args.steps, args.rounds, smoke=False, threads=args.threads)
     elif args.part == "memory":

@@ -14,25 +14,19 @@ kept in memory for the process.
 
 from __future__ import annotations
 
-import contextlib
-import os
-import sqlite3
-import warnings
 from collections.abc import Mapping, Sequence
 from pathlib import Path
 
 import numpy as np
 
 from fintrade.cache import cache_root
+from fintrade.sqlite_store import SQLiteStore, select_keyed, transaction
 
 FILENAME = "embeddings.sqlite"
-LOOKUP_CHUNK = 500
-"""Hashes per ``IN (...)`` query: below SQLite's default limit of 999 bound parameters."""
-BUSY_TIMEOUT_S = 60.0
 SCHEMA = (
     "CREATE TABLE IF NOT EXISTS embeddings ("
     " model_key TEXT NOT NULL, text_hash BLOB NOT NULL, vector BLOB NOT NULL,"
-    " PRIMARY KEY (model_key, text_hash)) WITHOUT ROWID"
+    " PRIMARY KEY (model_key, text_hash)) WITHOUT ROWID",
 )
 
 
@@ -50,27 +44,26 @@ class EmbeddingCache:
 
     def __init__(self, path: Path | None = None) -> None:
         self.path = Path(path) if path is not None else embedding_cache_path()
-        self._connection: sqlite3.Connection | None = None
-        self._usable = True
+        self._store = SQLiteStore(
+            self.path,
+            SCHEMA,
+            name="embedding cache",
+            warning=EmbeddingCacheWarning,
+            fallback="vectors are kept in memory for this process",
+        )
         # Also in memory: if the file cannot be used, one process still embeds a text only once.
         self._memory: dict[tuple[str, bytes], np.ndarray] = {}
 
     def get(self, model_key: str, hashes: Sequence[bytes]) -> dict[bytes, np.ndarray]:
         """The cached vectors of those ``hashes`` that are in the cache."""
         found = {h: self._memory[(model_key, h)] for h in hashes if (model_key, h) in self._memory}
-        connection = self._connect()
-        wanted = [h for h in dict.fromkeys(hashes) if h not in found]
+        connection = self._store.connect()
         if connection is None:
             return found
-        for start in range(0, len(wanted), LOOKUP_CHUNK):
-            chunk = wanted[start : start + LOOKUP_CHUNK]
-            marks = ",".join("?" * len(chunk))
-            rows = connection.execute(
-                f"SELECT text_hash, vector FROM embeddings WHERE model_key = ? AND text_hash IN ({marks})",
-                [model_key, *chunk],
-            )
-            for text_hash, vector in rows:
-                found[bytes(text_hash)] = np.frombuffer(vector, dtype=np.float32)
+        wanted = [h for h in dict.fromkeys(hashes) if h not in found]
+        query = "SELECT text_hash, vector FROM embeddings WHERE model_key = ? AND text_hash IN ({marks})"
+        for text_hash, vector in select_keyed(connection, query, model_key, wanted):
+            found[bytes(text_hash)] = np.frombuffer(vector, dtype=np.float32)
         return found
 
     def put(self, model_key: str, vectors: Mapping[bytes, np.ndarray]) -> None:
@@ -79,21 +72,16 @@ class EmbeddingCache:
             return
         for text_hash, vector in vectors.items():
             self._memory[(model_key, text_hash)] = np.asarray(vector, dtype=np.float32)
-        connection = self._connect()
+        connection = self._store.connect()
         if connection is None:
             return
         rows = [(model_key, h, np.asarray(v, dtype=np.float32).tobytes()) for h, v in vectors.items()]
-        connection.execute("BEGIN IMMEDIATE")
-        try:
+        with transaction(connection):
             connection.executemany("INSERT OR IGNORE INTO embeddings VALUES (?, ?, ?)", rows)
-        except BaseException:
-            connection.execute("ROLLBACK")
-            raise
-        connection.execute("COMMIT")
 
     def count(self, model_key: str) -> int:
         """Texts stored on disk for one model key."""
-        connection = self._connect()
+        connection = self._store.connect()
         if connection is None:
             return 0
         return int(
@@ -101,54 +89,4 @@ class EmbeddingCache:
         )
 
     def close(self) -> None:
-        if self._connection is not None:
-            self._connection.close()
-            self._connection = None
-
-    def _connect(self) -> sqlite3.Connection | None:
-        if self._connection is not None or not self._usable:
-            return self._connection
-        try:
-            self._connection = self._open()
-        except sqlite3.DatabaseError as exc:
-            if not self.path.exists() or isinstance(exc, sqlite3.OperationalError):
-                return self._disable(exc)
-            # Not a database (a truncated or foreign file): keep it for inspection, start afresh.
-            aside = self.path.with_name(f"{self.path.name}.corrupt-{os.getpid()}")
-            with contextlib.suppress(OSError):
-                os.replace(self.path, aside)
-            warnings.warn(
-                f"embedding cache {self.path} was unreadable ({exc}); moved to {aside.name}, starting empty",
-                EmbeddingCacheWarning,
-                stacklevel=3,
-            )
-            try:
-                self._connection = self._open()
-            except (sqlite3.DatabaseError, OSError) as again:
-                return self._disable(again)
-        except OSError as exc:
-            return self._disable(exc)
-        return self._connection
-
-    def _open(self) -> sqlite3.Connection:
-        self.path.parent.mkdir(parents=True, exist_ok=True)
-        # Autocommit mode: transactions are opened explicitly, so reads never hold a lock.
-        connection = sqlite3.connect(self.path, timeout=BUSY_TIMEOUT_S, isolation_level=None)
-        try:
-            with contextlib.suppress(sqlite3.OperationalError):
-                # WAL needs shared memory, which some network file systems lack; rollback mode still works.
-                connection.execute("PRAGMA journal_mode=WAL")
-            connection.execute(SCHEMA)
-        except BaseException:
-            connection.close()
-            raise
-        return connection
-
-    def _disable(self, exc: BaseException) -> None:
-        self._usable = False
-        warnings.warn(
-            f"embedding cache {self.path} cannot be used ({exc}); vectors are kept in memory for this process",
-            EmbeddingCacheWarning,
-            stacklevel=4,
-        )
-        return None
+        self._store.close()
