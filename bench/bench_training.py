@@ -77,7 +77,7 @@ ACCURACY_RUNS: dict[str, dict[str, Any]] = {
         ],
         "args": [
             "--model", "minilm", "--method", "distill", "--teacher", TEACHER, "--dataset", "twitter-fin",
-            "--epochs", "EPOCHS", "--max-length", "64", "--batch-size", "32",
+            "--epochs", "6", "--max-length", "64", "--batch-size", "32",
             "--rank", "16", "--alpha", "32", "--lr", "1e-3",
             "--option", "target_modules=query,key,value,dense",
             "--option", "schedule=cosine", "--option", "stop_metric=accuracy", "--option", "patience=3",

@@ -41,8 +41,8 @@ SENTIMENT = ("negative", "neutral", "positive")
 PRECISIONS = ("float32", "bfloat16", "int8")
 """Inference precisions. ``bfloat16`` scores about 3x faster than ``float32`` on CPUs with
 AVX512-BF16 or AMX and moves scores by about 0.002; ``int8`` (dynamic quantisation of the
-``Linear`` layers) is faster still but moves them by about 0.06 on the bundled adapter
-(docs/benchmarks.md)."""
+``Linear`` layers) is a little faster still but moves them by about 0.09 on the bundled
+adapter and costs held-out accuracy (docs/benchmarks.md)."""
 LABEL_NAMES = {
     "negative": "negative",
     "neg": "negative",
