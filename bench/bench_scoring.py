@@ -78,23 +78,28 @@ def per_document_loop(classifier: Any, texts: list[str]) -> tuple[float, Any]:
     with torch.no_grad():
         for text in texts:
             inputs = tokenizer(text, truncation=True, max_length=classifier.spec.max_length, return_tensors="pt")
+            inputs = inputs.to(classifier.device)
             logits = model(**inputs).logits
             out.append(torch.softmax(logits, dim=-1)[0, order].double().numpy())
     return time.perf_counter() - started, np.array(out)
 
 
-def other_precision(model: str | None, precision: str, texts: list[str], fp32: Any) -> dict[str, Any]:
+def other_precision(model: str | None, precision: str, device: str, texts: list[str], fp32: Any) -> dict[str, Any]:
     """The batched path at ``precision``: its speed, and how far its scores move from fp32's."""
     import numpy as np
     from fintrade_sentiment import llm
+    from fintrade_sentiment.classifier import resolve_device
 
-    load_s, _ = timed(lambda: llm.loaded_classifier(model, precision=precision))
+    # int8 is CPU-only: on a GPU machine it runs on the CPU, as "auto" would place it.
+    device = resolve_device("auto" if precision == "int8" else device, precision)
+    load_s, loaded = timed(lambda: llm.loaded_classifier(model, precision=precision, device=device))
     seconds, result = timed(
-        lambda: llm.score_texts(texts, model=model, precision=precision, memory=False, progress=False)
+        lambda: llm.score_texts(texts, model=model, precision=precision, device=device, memory=False, progress=False)
     )
     difference = np.abs(result.score - fp32.score)
     same_class = result.probabilities.argmax(axis=1) == fp32.probabilities.argmax(axis=1)
     return {
+        "device": loaded.device,
         "load_s": round(load_s, 3),
         "seconds": round(seconds, 3),
         "per_doc_ms": round(1000 * seconds / len(texts), 3),
@@ -105,7 +110,7 @@ def other_precision(model: str | None, precision: str, texts: list[str], fp32: A
     }
 
 
-def held_out_accuracy(model: str | None, spec: Any) -> dict[str, Any] | None:
+def held_out_accuracy(model: str | None, device: str, spec: Any) -> dict[str, Any] | None:
     """Accuracy at each precision on the test split the artifact was trained with (never trained on).
 
     Only for an artifact whose manifest names its dataset and split; ``None`` otherwise.
@@ -128,7 +133,10 @@ def held_out_accuracy(model: str | None, spec: Any) -> dict[str, Any] | None:
     texts, labels = data.test["text"].tolist(), data.test["label"].tolist()
     accuracy: dict[str, Any] = {"dataset": hyper["dataset"], "split": "test", "n": len(texts)}
     for precision in ("float32", *REDUCED_PRECISIONS):
-        result = llm.score_texts(texts, model=model, precision=precision, cache=False, memory=False, progress=False)
+        where = "auto" if precision == "int8" else device
+        result = llm.score_texts(
+            texts, model=model, precision=precision, device=where, cache=False, memory=False, progress=False
+        )
         predicted = [SENTIMENT[i] for i in result.probabilities.argmax(axis=1)]
         accuracy[precision] = round(sum(p == t for p, t in zip(predicted, labels, strict=True)) / len(texts), 4)
     return accuracy
@@ -155,6 +163,7 @@ def timed(work: Any) -> tuple[float, Any]:
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     parser.add_argument("--model", default=None, help="adapter artifact or classifier (default: the bundled adapter)")
+    parser.add_argument("--device", default="auto", help="auto (a CUDA GPU if torch sees one), cpu, cuda or cuda:N")
     parser.add_argument("--docs", type=int, default=2000, help="distinct tweets for the batched and cache runs")
     parser.add_argument("--per-doc", type=int, default=200, help="tweets scored one by one")
     parser.add_argument("--warm-repeats", type=int, default=3, help="fresh-process warm re-runs")
@@ -175,14 +184,16 @@ def main() -> None:
     subset = texts[: args.per_doc]
     half = len(subset) // 2
 
-    load_s, classifier = timed(lambda: llm.loaded_classifier(args.model))
+    load_s, classifier = timed(lambda: llm.loaded_classifier(args.model, device=args.device))
     encoded = classifier.tokenizer(texts, truncation=True, max_length=spec.max_length)["input_ids"]
     lengths = [len(ids) for ids in encoded]
     # The first forward passes pay one-off allocation and kernel selection: not part of either contender.
     per_document_loop(classifier, texts[-8:])
 
     loop_a_s, loop_a = per_document_loop(classifier, subset[:half])
-    cold_s, cold = timed(lambda: llm.score_texts(texts, model=args.model, memory=False, progress=False))
+    cold_s, cold = timed(
+        lambda: llm.score_texts(texts, model=args.model, device=args.device, memory=False, progress=False)
+    )
     loop_b_s, loop_b = per_document_loop(classifier, subset[half:])
     import numpy as np
 
@@ -194,8 +205,9 @@ def main() -> None:
     loop_per_doc = loop_s / per_doc
     batched_per_doc = cold_s / len(texts)
 
-    reduced = {} if args.fp32_only else {p: other_precision(args.model, p, texts, cold) for p in REDUCED_PRECISIONS}
-    accuracy = held_out_accuracy(args.model, spec) if not args.quick else None
+    precisions = () if args.fp32_only else REDUCED_PRECISIONS
+    reduced = {p: other_precision(args.model, p, args.device, texts, cold) for p in precisions}
+    accuracy = held_out_accuracy(args.model, args.device, spec) if not args.quick else None
 
     # Warm: a fresh process reads every score from the disk cache.
     texts_file = workdir / "texts.json"
@@ -220,7 +232,7 @@ def main() -> None:
     scored_before_warm = llm.STATS.scored
     for _ in range(5):
         llm._memory.clear()
-        seconds, _ = timed(lambda: llm.score_texts(texts, model=args.model, progress=False))
+        seconds, _ = timed(lambda: llm.score_texts(texts, model=args.model, device=args.device, progress=False))
         same_process.append(seconds)
     if llm.STATS.scored != scored_before_warm:
         sys.exit("a warm in-process re-run scored texts again")
@@ -240,6 +252,7 @@ def main() -> None:
             "libraries": {name: version(name) for name in ("torch", "transformers", "peft")},
         },
         "model": {"name": spec.name, "path": spec.path, "max_length": spec.max_length, "load_s": round(load_s, 3)},
+        "device": classifier.device,
         "docs": len(texts),
         "mean_tokens": round(float(np.mean(lengths)), 1),
         "per_document_docs": len(subset),
@@ -292,7 +305,8 @@ def main() -> None:
 
 def print_tables(r: dict[str, Any]) -> None:
     batched, loop, reduced = r["batched"], r["per_document_loop"], r["reduced_precision_batched"]
-    print(f"model {r['model']['name']} (max length {r['model']['max_length']}), loaded in {r['model']['load_s']} s")
+    model = r["model"]
+    print(f"model {model['name']} (max length {model['max_length']}) on {r['device']}, loaded in {model['load_s']} s")
     print(f"{r['docs']} distinct StockNet tweets, {r['mean_tokens']} tokens on average\n")
     print("| what | texts | seconds | per text (ms) | texts/s |\n|---|---:|---:|---:|---:|")
     print(

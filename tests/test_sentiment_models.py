@@ -271,6 +271,34 @@ def test_bfloat16_scores_are_within_rounding_of_fp32(artifact, cache_dir, tweets
     assert not any("lora" in type(module).__name__.lower() for module in loaded.model.modules())
 
 
+def test_device_choices_and_the_errors_for_a_gpu_that_is_not_there(artifact, cache_dir, tweets) -> None:
+    from fintrade_sentiment.classifier import resolve_device
+
+    texts = sample_texts(tweets, 8)
+    on_cpu = llm.score_texts(texts, model=str(artifact), device="cpu", cache=False)
+    assert llm.loaded_classifier(str(artifact), device="cpu").device == "cpu"
+    assert resolve_device("auto", "int8") == "cpu"  # dynamic int8 exists on the CPU only
+    if not torch.cuda.is_available():
+        assert resolve_device("auto", "float32") == "cpu"
+        np.testing.assert_array_equal(llm.score_texts(texts, model=str(artifact), cache=False).score, on_cpu.score)
+        with pytest.raises(ConfigError, match=r"device='cuda:1', but torch sees no CUDA GPU\(s\); use device='cpu'"):
+            llm.score_texts(texts, model=str(artifact), device="cuda:1", cache=False, memory=False)
+    # The two below are refused before any cache is read: they are mistakes whatever is cached.
+    with pytest.raises(ConfigError, match=r"precision='int8' .* on the CPU only; use precision='bfloat16' on a GPU"):
+        llm.score_texts(texts, model=str(artifact), precision="int8", device="cuda")
+    with pytest.raises(ConfigError, match=r"device must be 'auto', 'cpu', 'cuda' or 'cuda:N', got 'gpu'"):
+        llm.score_texts(texts, model=str(artifact), device="gpu")
+
+
+@pytest.mark.skipif(not torch.cuda.is_available(), reason="needs a CUDA GPU (CI has none)")
+def test_scores_on_a_gpu_equal_those_on_the_cpu(artifact, cache_dir, tweets) -> None:
+    texts = sample_texts(tweets)
+    on_cpu = llm.score_texts(texts, model=str(artifact), device="cpu", cache=False, memory=False)
+    on_gpu = llm.score_texts(texts, model=str(artifact), device="cuda", cache=False, memory=False)
+    assert llm.loaded_classifier(str(artifact), device="cuda").model.device.type == "cuda"
+    np.testing.assert_allclose(on_gpu.probabilities, on_cpu.probabilities, atol=1e-4)
+
+
 def test_bfloat16_on_a_cpu_without_native_support_warns(artifact, monkeypatch) -> None:
     from fintrade_sentiment import classifier
 

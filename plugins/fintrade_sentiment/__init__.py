@@ -31,7 +31,13 @@ from fintrade.deferred import deferred
 from fintrade.types import SignalModel
 
 ALIGNMENT_DEFAULTS: dict[str, Any] = {"lag": "0s", "weighting": "confidence", "half_life": None, "no_news": "none"}
-LLM_DEFAULTS: dict[str, Any] = {"model": None, "precision": "float32", "max_length": None, "batch_size": 64}
+LLM_DEFAULTS: dict[str, Any] = {
+    "model": None,
+    "precision": "float32",
+    "device": "auto",
+    "max_length": None,
+    "batch_size": 64,
+}
 
 
 @fintrade.hookimpl

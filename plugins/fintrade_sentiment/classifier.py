@@ -20,6 +20,7 @@ from __future__ import annotations
 import functools
 import hashlib
 import json
+import re
 import warnings
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -39,6 +40,7 @@ MANIFEST = "fintrade_manifest.json"
 CLASSIFIER_TASK = "sequence-classification"
 SENTIMENT = ("negative", "neutral", "positive")
 PRECISIONS = ("float32", "bfloat16", "int8")
+_CUDA_INDEX = re.compile(r"cuda:\d+")
 """Inference precisions. ``bfloat16`` scores about 3x faster than ``float32`` on CPUs with
 AVX512-BF16 or AMX and moves scores by about 0.002; ``int8`` (dynamic quantisation of the
 ``Linear`` layers) is a little faster still but moves them by about 0.09 on the bundled
@@ -252,17 +254,19 @@ class LoadedClassifier:
     model: Any
     tokenizer: Any
     precision: str
+    device: str = "cpu"
 
 
-def load_classifier(spec: ClassifierSpec, *, precision: str = "float32") -> LoadedClassifier:
-    """Load ``spec`` for inference at ``precision`` (one of :data:`PRECISIONS`).
+def load_classifier(spec: ClassifierSpec, *, precision: str = "float32", device: str = "cpu") -> LoadedClassifier:
+    """Load ``spec`` for inference at ``precision`` (one of :data:`PRECISIONS`) on ``device``.
 
     An artifact's adapter is merged into its base (``merge_and_unload``) when it is made of
     weight updates and the base is full precision, so inference runs plain layers; a 4-bit
     (QLoRA) base is never merged into (that corrupts weights on CPU) and runs as trained at
     ``float32``. The other precisions reload the adapter on a fresh fp32 base and merge it
     first: ``bfloat16`` then casts the whole model, ``int8`` applies dynamic int8
-    quantisation to every ``Linear`` layer.
+    quantisation to every ``Linear`` layer. On a GPU a QLoRA adapter is merged the same way,
+    into a fresh fp32 base: bitsandbytes' 4-bit layers are not moved between devices here.
     """
     from fintrade_adapters.models import quiet_libraries
 
@@ -270,7 +274,7 @@ def load_classifier(spec: ClassifierSpec, *, precision: str = "float32") -> Load
     # A backtest's output is fintrade's tables: no weight-loading bars or harmless notices.
     quiet_libraries()
     if spec.artifact:
-        model, tokenizer = _load_artifact(spec, full_precision=precision != "float32")
+        model, tokenizer = _load_artifact(spec, full_precision=precision != "float32" or device != "cpu")
     else:
         model, tokenizer = _load_plain(spec)
     if tokenizer.pad_token is None:
@@ -291,8 +295,10 @@ def load_classifier(spec: ClassifierSpec, *, precision: str = "float32") -> Load
                 stacklevel=2,
             )
         model = model.to(torch.bfloat16)
+    if device != "cpu":
+        model = model.to(device)
     model.eval()
-    return LoadedClassifier(spec=spec, model=model, tokenizer=tokenizer, precision=precision)
+    return LoadedClassifier(spec=spec, model=model, tokenizer=tokenizer, precision=precision, device=device)
 
 
 class PrecisionWarning(UserWarning):
@@ -304,6 +310,45 @@ def native_bfloat16() -> bool:
     import torch
 
     return bool(torch.ops.mkldnn._is_mkldnn_bf16_supported())
+
+
+def check_device(device: Any, precision: str) -> None:
+    """A clear error for a device that is not ``"auto"``, ``"cpu"``, ``"cuda"`` or ``"cuda:N"``, or int8 on a GPU.
+
+    Reads no hardware (a fully cached run needs no device); :func:`resolve_device` does.
+    """
+    if not isinstance(device, str) or not (device in ("auto", "cpu", "cuda") or _CUDA_INDEX.fullmatch(device)):
+        raise ConfigError(
+            f"signal model 'llm-sentiment': device must be 'auto', 'cpu', 'cuda' or 'cuda:N', got {device!r}"
+        )
+    if precision == "int8" and device.startswith("cuda"):
+        raise ConfigError(
+            "signal model 'llm-sentiment': precision='int8' (dynamic quantisation) runs on the CPU only; "
+            "use precision='bfloat16' on a GPU"
+        )
+
+
+def resolve_device(device: str, precision: str) -> str:
+    """``"cpu"`` or a CUDA device for a checked ``device``; a GPU that is not there is a one-line error.
+
+    ``"auto"`` takes the GPU when torch sees one, except for int8, whose dynamic quantisation
+    runs on the CPU only.
+    """
+    check_device(device, precision)
+    if device == "cpu":
+        return device
+    import torch
+
+    if device == "auto":
+        return "cuda" if precision != "int8" and torch.cuda.is_available() else "cpu"
+    index = int(device.partition(":")[2] or 0)
+    gpus = torch.cuda.device_count() if torch.cuda.is_available() else 0
+    if index >= gpus:
+        raise ConfigError(
+            f"signal model 'llm-sentiment': device={device!r}, but torch sees {gpus or 'no'} CUDA GPU(s); "
+            "use device='cpu' or 'auto'"
+        )
+    return device
 
 
 def check_precision(precision: Any) -> None:

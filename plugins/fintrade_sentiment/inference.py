@@ -47,6 +47,7 @@ def class_probabilities(
     order = sorted(range(len(texts)), key=lambda i: len(encoded[i]))
     pad = int(tokenizer.pad_token_id if tokenizer.pad_token_id is not None else 0)
     label_order = list(classifier.spec.order)
+    device = torch.device(classifier.device)
     with torch.inference_mode():
         for rows in _batches(order, [len(ids) for ids in encoded], batch_size):
             width = len(encoded[rows[-1]])
@@ -58,9 +59,9 @@ def class_probabilities(
                 tokens = encoded[i]
                 ids[row, : len(tokens)] = torch.tensor(tokens, dtype=torch.long)
                 mask[row, : len(tokens)] = 1
-            logits = model(input_ids=ids, attention_mask=mask).logits.float()
+            logits = model(input_ids=ids.to(device), attention_mask=mask.to(device)).logits.float()
             probabilities = torch.softmax(logits, dim=-1)[:, label_order]
-            out[rows] = probabilities.double().numpy()
+            out[rows] = probabilities.double().cpu().numpy()
             if bar is not None:
                 bar.update(len(rows))
     return out
