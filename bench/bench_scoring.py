@@ -115,21 +115,14 @@ def held_out_accuracy(model: str | None, device: str, spec: Any) -> dict[str, An
 
     Only for an artifact whose manifest names its dataset and split; ``None`` otherwise.
     """
-    from fintrade_adapters.data import prepare
+    from fintrade_adapters.data import trained_split
     from fintrade_sentiment import llm
     from fintrade_sentiment.classifier import SENTIMENT
 
     hyper = spec.manifest.get("hyperparameters", {}) if spec.artifact else {}
     if "dataset" not in hyper:
         return None
-    data = prepare(
-        hyper["dataset"],
-        hyper.get("dataset_options") or None,
-        how=hyper.get("split", "stratified"),
-        fractions=tuple(hyper.get("fractions", (0.8, 0.1, 0.1))),
-        seed=int(hyper.get("seed", 0)),
-        limit=hyper.get("limit"),
-    )
+    data = trained_split(spec.manifest)
     texts, labels = data.test["text"].tolist(), data.test["label"].tolist()
     accuracy: dict[str, Any] = {"dataset": hyper["dataset"], "split": "test", "n": len(texts)}
     for precision in ("float32", *REDUCED_PRECISIONS):

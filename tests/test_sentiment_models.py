@@ -312,18 +312,12 @@ def test_bfloat16_on_a_cpu_without_native_support_warns(artifact, monkeypatch) -
 
 def test_the_bundled_adapter_scores_its_held_out_tweets_as_its_manifest_records(cache_dir) -> None:
     """The shipped artifact, as ``llm-sentiment`` loads it, on the 954 test tweets it never trained on."""
-    from fintrade_adapters.data import prepare
+    from fintrade_adapters.data import trained_split
     from fintrade_sentiment.classifier import SENTIMENT, resolve_classifier
 
     spec = resolve_classifier(None, None)
-    hyper, recorded = spec.manifest["hyperparameters"], spec.manifest["metrics"]["test"]
-    test = prepare(
-        hyper["dataset"],
-        hyper["dataset_options"],
-        how=hyper["split"],
-        fractions=tuple(hyper["fractions"]),
-        seed=spec.manifest["seed"],
-    ).test
+    recorded = spec.manifest["metrics"]["test"]
+    test = trained_split(spec.manifest).test
     assert len(test) == recorded["n"]
     result = llm.score_texts(test["text"].tolist(), cache=False, memory=False)
     predicted = np.array(SENTIMENT)[result.probabilities.argmax(axis=1)]

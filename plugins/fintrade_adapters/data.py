@@ -20,6 +20,8 @@ from fintrade_adapters.errors import DatasetLabelError
 if TYPE_CHECKING:
     import pandas as pd
 
+    from fintrade_adapters.config import TrainConfig
+
 SENTIMENT_LABELS: tuple[str, ...] = ("negative", "neutral", "positive")
 TASK_COLUMNS: dict[str, tuple[str, ...]] = {
     "classification": ("text", "label"),
@@ -150,6 +152,40 @@ def prepare(
         hash=dataset_hash(frame),
         size=len(frame),
         latest_date=latest_date(frame),
+    )
+
+
+def split_for(config: TrainConfig, task: str = "classification") -> LabelledData:
+    """The rows ``config`` trains, validates and tests on."""
+    return prepare(
+        config.dataset,
+        config.dataset_options,
+        how=config.split,
+        fractions=config.fractions,
+        seed=config.seed,
+        limit=config.limit,
+        task=task,
+    )
+
+
+def trained_split(
+    manifest: Mapping[str, Any], labels: Sequence[str] = SENTIMENT_LABELS, task: str = "classification"
+) -> LabelledData:
+    """The rows an artifact was trained, validated and tested on, rebuilt from its manifest.
+
+    The same dataset options, limit, split and seed give the same rows: this is how an
+    artifact's own test split is scored again without ever being trained on.
+    """
+    hyper = manifest["hyperparameters"]
+    return prepare(
+        manifest["dataset"]["name"],
+        manifest["dataset"].get("options") or {},
+        how=hyper["split"],
+        fractions=tuple(hyper["fractions"]),  # type: ignore[arg-type]
+        seed=int(hyper["seed"]),
+        limit=hyper.get("limit"),
+        labels=labels,
+        task=task,
     )
 
 

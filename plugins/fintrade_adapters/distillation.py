@@ -379,16 +379,7 @@ def teacher_saw_test_rows(teacher: Teacher, config: TrainConfig, labelled: Label
     trained = manifest["dataset"]
     if trained["name"] != labelled.name or dict(trained.get("options") or {}) != dict(config.dataset_options):
         return None
-    hyper = manifest["hyperparameters"]
-    teacher_split = data_module.prepare(
-        trained["name"],
-        trained.get("options") or {},
-        how=hyper["split"],
-        fractions=tuple(hyper["fractions"]),  # type: ignore[arg-type]
-        seed=int(hyper["seed"]),
-        limit=hyper.get("limit"),
-        labels=labelled.labels,
-    )
+    teacher_split = data_module.trained_split(manifest, labelled.labels)
     seen = set(teacher_split.train["text"].astype(str)) - set(labelled.train["text"].astype(str))
     return int(sum(text in seen for text in labelled.test["text"].astype(str)))
 

@@ -54,16 +54,7 @@ def evaluate_artifact(
         scored, scope = data_module.task_rows(frame, task_name, labels), "all"
     else:
         # The manifest's options and limit reproduce the rows the model was trained on.
-        labelled = data_module.prepare(
-            dataset,
-            options,
-            how=hyper["split"],
-            fractions=tuple(hyper["fractions"]),  # type: ignore[arg-type]
-            seed=int(hyper["seed"]),
-            limit=hyper.get("limit"),
-            labels=labels,
-            task=task_name,
-        )
+        labelled = data_module.trained_split(manifest, labels, task_name)
         scored, scope = (
             {"test": labelled.test, "validation": labelled.validation, "train": labelled.train}[split],
             split,

@@ -117,14 +117,7 @@ def run(values: Mapping[str, Any], prepare_task: TaskPreparer | None = None) -> 
     task_name = resolve_task(config.task, config.dataset)
     if task_name != "classification":  # causal-LM fine-tuning or extractive QA
         return run_task(config, task_name, source, kind, method)
-    labelled = data_module.prepare(
-        config.dataset,
-        config.dataset_options,
-        how=config.split,
-        fractions=config.fractions,
-        seed=config.seed,
-        limit=config.limit,
-    )
+    labelled = data_module.split_for(config)
     tokenizer = load_tokenizer(source)
     # Seeded right before loading so that the new head starts from the same weights every run.
     seed_everything(config.seed)

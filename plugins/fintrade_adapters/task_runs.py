@@ -172,15 +172,7 @@ def run_task(config: TrainConfig, task_name: str, source: ModelSource, kind: str
 
     config = dataclasses.replace(config, task=task_name)  # the manifest records the task it resolved
     check_task_fits(task_name, method, kind, config.model)
-    labelled = data_module.prepare(
-        config.dataset,
-        config.dataset_options,
-        how=config.split,
-        fractions=config.fractions,
-        seed=config.seed,
-        limit=config.limit,
-        task=task_name,
-    )
+    labelled = data_module.split_for(config, task_name)
     allowed = stop_metrics(task_name, bool(labelled.labels), config.max_new_tokens)
     if config.stop_metric not in allowed:
         raise ConfigError(
