@@ -10,7 +10,7 @@ import json
 import shlex
 import sys
 from pathlib import Path
-from typing import Any
+from typing import Annotated, Any
 
 import typer
 
@@ -31,6 +31,26 @@ METRIC_COLUMNS = (
     ("perplexity", "perplexity"),
 )
 TEACHER_HELP = "Distillation teacher: an artifact from `fintrade train`, or a fine-tuned sequence classifier."
+
+# Options that train, ablate and compare share: one definition, one help text.
+Model = Annotated[str | None, typer.Option("--model", help=MODEL_HELP)]
+Dataset = Annotated[str | None, typer.Option("--dataset", help="Labelled dataset name (see `fintrade plugins`).")]
+TrainingOptions = Annotated[list[str] | None, typer.Option("--option", "-o", help=OPTION_HELP)]
+ConfigFile = Annotated[Path | None, typer.Option("--config", help="A .json or .toml file of training options.")]
+Epochs = Annotated[float | None, typer.Option("--epochs", help="Passes over the training split (default 1).")]
+MaxSteps = Annotated[int | None, typer.Option("--max-steps", help="Stop after this many optimizer steps.")]
+LearningRate = Annotated[float | None, typer.Option("--lr", help="Peak learning rate (default per method).")]
+BatchSize = Annotated[int | None, typer.Option("--batch-size", help="Examples per batch (default 16).")]
+MaxLength = Annotated[
+    int | None, typer.Option("--max-length", help="Truncate texts to this many tokens (default 128).")
+]
+Seed = Annotated[int | None, typer.Option("--seed", help="Seed for the split, the head and the batches (default 0).")]
+Limit = Annotated[int | None, typer.Option("--limit", help="Use at most N rows of the dataset (quick runs).")]
+
+
+def _loop_flags(**flags: Any) -> dict[str, Any]:
+    """The shared loop options as training values (``None``: not given)."""
+    return flags
 
 
 def _training_values(
@@ -74,29 +94,27 @@ def _print_table(title: str, columns: list[str], rows: list[list[Any]]) -> None:
 
 
 def train(
-    model: str | None = typer.Option(None, "--model", help=MODEL_HELP),
+    model: Model = None,
     method: str | None = typer.Option(
         None, "--method", help="Adapter method: lora, qlora, prefix, ia3, distill (default lora)."
     ),
-    dataset: str | None = typer.Option(None, "--dataset", help="Labelled dataset name (see `fintrade plugins`)."),
+    dataset: Dataset = None,
     output: Path | None = typer.Option(None, "--output", help="Artifact directory to write."),
     task: str | None = typer.Option(None, "--task", help=TASK_HELP),
     teacher: str | None = typer.Option(None, "--teacher", help=TEACHER_HELP),
-    option: list[str] = typer.Option([], "--option", "-o", help=OPTION_HELP),
-    config: Path | None = typer.Option(None, "--config", help="A .json or .toml file of training options."),
-    epochs: float | None = typer.Option(None, "--epochs", help="Passes over the training split (default 1)."),
-    max_steps: int | None = typer.Option(None, "--max-steps", help="Stop after this many optimizer steps."),
-    lr: float | None = typer.Option(None, "--lr", help="Peak learning rate (default per method)."),
-    batch_size: int | None = typer.Option(None, "--batch-size", help="Examples per batch (default 16)."),
-    max_length: int | None = typer.Option(
-        None, "--max-length", help="Truncate texts to this many tokens (default 128)."
-    ),
+    option: TrainingOptions = None,
+    config: ConfigFile = None,
+    epochs: Epochs = None,
+    max_steps: MaxSteps = None,
+    lr: LearningRate = None,
+    batch_size: BatchSize = None,
+    max_length: MaxLength = None,
     rank: int | None = typer.Option(None, "--rank", help="LoRA rank (default 8)."),
     alpha: int | None = typer.Option(None, "--alpha", help="LoRA alpha (default 16)."),
     dropout: float | None = typer.Option(None, "--dropout", help="LoRA dropout (default 0.1)."),
-    seed: int | None = typer.Option(None, "--seed", help="Seed for the split, the head and the batches (default 0)."),
+    seed: Seed = None,
     split: str | None = typer.Option(None, "--split", help="stratified (default) or time (needs dates)."),
-    limit: int | None = typer.Option(None, "--limit", help="Use at most N rows of the dataset (quick runs)."),
+    limit: Limit = None,
     merge: bool = typer.Option(
         False, "--merge", help="Also write OUTPUT/merged, a full model with the adapter merged."
     ),
@@ -107,13 +125,12 @@ def train(
 
     quiet_libraries()
     flags: dict[str, Any] = {"model": model, "method": method, "dataset": dataset}
-    flags["output"] = str(output) if output else None
-    flags["teacher"] = teacher
-    flags["task"] = task
-    flags |= {"epochs": epochs, "max_steps": max_steps, "lr": lr, "batch_size": batch_size, "max_length": max_length}
-    flags |= {"rank": rank, "alpha": alpha, "dropout": dropout, "seed": seed, "split": split, "limit": limit}
-    flags["merge"] = merge or None
-    values = _training_values(config=config, options=option, flags=flags)
+    flags |= {"output": str(output) if output else None, "teacher": teacher, "task": task, "split": split}
+    flags |= _loop_flags(
+        epochs=epochs, max_steps=max_steps, lr=lr, batch_size=batch_size, max_length=max_length, seed=seed, limit=limit
+    )
+    flags |= {"rank": rank, "alpha": alpha, "dropout": dropout, "merge": merge or None}
+    values = _training_values(config=config, options=option or [], flags=flags)
     values.setdefault("method", "lora")
     adapter = get_registry().adapter_methods.get(str(values["method"]))
     path = Path(adapter.train(values))
@@ -182,20 +199,20 @@ def evaluate(
 
 
 def ablate(
-    model: str | None = typer.Option(None, "--model", help=MODEL_HELP),
+    model: Model = None,
     method: str = typer.Option("lora", "--method", help="A LoRA-type method: lora or qlora."),
-    dataset: str | None = typer.Option(None, "--dataset", help="Labelled dataset name."),
+    dataset: Dataset = None,
     ranks: str = typer.Option("4,8,16", "--ranks", help="Comma-separated LoRA ranks."),
     output: Path = typer.Option(Path("out/ablate"), "--output", help="Folder for one artifact per rank."),
-    option: list[str] = typer.Option([], "--option", "-o", help=OPTION_HELP),
-    config: Path | None = typer.Option(None, "--config", help="A .json or .toml file of training options."),
-    epochs: float | None = typer.Option(None, "--epochs", help="Passes over the training split (default 1)."),
-    max_steps: int | None = typer.Option(None, "--max-steps", help="Stop after this many optimizer steps."),
-    lr: float | None = typer.Option(None, "--lr", help="Peak learning rate."),
-    batch_size: int | None = typer.Option(None, "--batch-size", help="Examples per batch."),
-    max_length: int | None = typer.Option(None, "--max-length", help="Truncate texts to this many tokens."),
-    seed: int | None = typer.Option(None, "--seed", help="Seed shared by every run."),
-    limit: int | None = typer.Option(None, "--limit", help="Use at most N rows of the dataset."),
+    option: TrainingOptions = None,
+    config: ConfigFile = None,
+    epochs: Epochs = None,
+    max_steps: MaxSteps = None,
+    lr: LearningRate = None,
+    batch_size: BatchSize = None,
+    max_length: MaxLength = None,
+    seed: Seed = None,
+    limit: Limit = None,
     json_output: bool = typer.Option(False, "--json", help="Print the rows as JSON."),
 ) -> None:
     """Train the same adapter at several LoRA ranks; one table of parameters, losses and metrics."""
@@ -210,10 +227,10 @@ def ablate(
     except ValueError:
         raise ConfigError(f"--ranks must be comma-separated integers, got {ranks!r}") from None
     flags: dict[str, Any] = {"model": model, "method": method, "dataset": dataset, "output": str(output)}
-    flags["epochs"] = epochs
-    flags |= {"max_steps": max_steps, "lr": lr, "batch_size": batch_size, "max_length": max_length, "seed": seed}
-    flags["limit"] = limit
-    values = _training_values(config=config, options=option, flags=flags)
+    flags |= _loop_flags(
+        epochs=epochs, max_steps=max_steps, lr=lr, batch_size=batch_size, max_length=max_length, seed=seed, limit=limit
+    )
+    values = _training_values(config=config, options=option or [], flags=flags)
     rows = ablate_ranks(values, rank_list, output)
     if json_output:
         print(json.dumps(rows, indent=2))
@@ -226,22 +243,22 @@ def ablate(
 
 
 def compare(
-    model: str | None = typer.Option(None, "--model", help=MODEL_HELP),
-    dataset: str | None = typer.Option(None, "--dataset", help="Labelled dataset name."),
+    model: Model = None,
+    dataset: Dataset = None,
     methods: str = typer.Option("lora,qlora,prefix,distill", "--methods", help="Comma-separated adapter methods."),
     teacher: str | None = typer.Option(
         None, "--teacher", help=TEACHER_HELP + " Default: the lora row's artifact, else a LoRA teacher trained first."
     ),
     output: Path = typer.Option(Path("out/compare"), "--output", help="Folder for one artifact per method."),
-    option: list[str] = typer.Option([], "--option", "-o", help=OPTION_HELP),
-    config: Path | None = typer.Option(None, "--config", help="A .json or .toml file of training options."),
-    epochs: float | None = typer.Option(None, "--epochs", help="Passes over the training split (default 1)."),
-    max_steps: int | None = typer.Option(None, "--max-steps", help="Stop after this many optimizer steps."),
-    lr: float | None = typer.Option(None, "--lr", help="Peak learning rate for every method (default per method)."),
-    batch_size: int | None = typer.Option(None, "--batch-size", help="Examples per batch."),
-    max_length: int | None = typer.Option(None, "--max-length", help="Truncate texts to this many tokens."),
-    seed: int | None = typer.Option(None, "--seed", help="Seed shared by every run."),
-    limit: int | None = typer.Option(None, "--limit", help="Use at most N rows of the dataset."),
+    option: TrainingOptions = None,
+    config: ConfigFile = None,
+    epochs: Epochs = None,
+    max_steps: MaxSteps = None,
+    lr: LearningRate = None,
+    batch_size: BatchSize = None,
+    max_length: MaxLength = None,
+    seed: Seed = None,
+    limit: Limit = None,
     json_output: bool = typer.Option(False, "--json", help="Print the rows as JSON."),
 ) -> None:
     """Train several adapter methods on the same data; one table of metric, parameters, peak memory and time."""
@@ -249,10 +266,11 @@ def compare(
 
     quiet_libraries()
     method_list = parse_methods(methods)
-    flags: dict[str, Any] = {"model": model, "dataset": dataset, "output": str(output), "epochs": epochs}
-    flags |= {"max_steps": max_steps, "lr": lr, "batch_size": batch_size, "max_length": max_length, "seed": seed}
-    flags["limit"] = limit
-    values = _training_values(config=config, options=option, flags=flags)
+    flags: dict[str, Any] = {"model": model, "dataset": dataset, "output": str(output)}
+    flags |= _loop_flags(
+        epochs=epochs, max_steps=max_steps, lr=lr, batch_size=batch_size, max_length=max_length, seed=seed, limit=limit
+    )
+    values = _training_values(config=config, options=option or [], flags=flags)
     teacher = teacher or values.pop("teacher", None)
     rows = compare_methods(values, method_list, output, teacher=teacher)
     if json_output:
