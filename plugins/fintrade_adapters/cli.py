@@ -48,11 +48,6 @@ Seed = Annotated[int | None, typer.Option("--seed", help="Seed for the split, th
 Limit = Annotated[int | None, typer.Option("--limit", help="Use at most N rows of the dataset (quick runs).")]
 
 
-def _loop_flags(**flags: Any) -> dict[str, Any]:
-    """The shared loop options as training values (``None``: not given)."""
-    return flags
-
-
 def _training_values(
     *,
     config: Path | None,
@@ -126,7 +121,7 @@ def train(
     quiet_libraries()
     flags: dict[str, Any] = {"model": model, "method": method, "dataset": dataset}
     flags |= {"output": str(output) if output else None, "teacher": teacher, "task": task, "split": split}
-    flags |= _loop_flags(
+    flags |= dict(
         epochs=epochs, max_steps=max_steps, lr=lr, batch_size=batch_size, max_length=max_length, seed=seed, limit=limit
     )
     flags |= {"rank": rank, "alpha": alpha, "dropout": dropout, "merge": merge or None}
@@ -227,7 +222,7 @@ def ablate(
     except ValueError:
         raise ConfigError(f"--ranks must be comma-separated integers, got {ranks!r}") from None
     flags: dict[str, Any] = {"model": model, "method": method, "dataset": dataset, "output": str(output)}
-    flags |= _loop_flags(
+    flags |= dict(
         epochs=epochs, max_steps=max_steps, lr=lr, batch_size=batch_size, max_length=max_length, seed=seed, limit=limit
     )
     values = _training_values(config=config, options=option or [], flags=flags)
@@ -267,7 +262,7 @@ def compare(
     quiet_libraries()
     method_list = parse_methods(methods)
     flags: dict[str, Any] = {"model": model, "dataset": dataset, "output": str(output)}
-    flags |= _loop_flags(
+    flags |= dict(
         epochs=epochs, max_steps=max_steps, lr=lr, batch_size=batch_size, max_length=max_length, seed=seed, limit=limit
     )
     values = _training_values(config=config, options=option or [], flags=flags)
