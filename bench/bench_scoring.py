@@ -8,7 +8,11 @@ drawn with a fixed seed), with one model (the bundled tweet adapter, or ``--mode
     would write with the same loaded model: for each text, tokenize it, run the model under
     ``torch.no_grad``, softmax. The loop runs on the first ``--per-doc`` texts, half before and
     half after the batched run, so background load drifting during the run weighs on both; its
-    probabilities must match the batched ones within 1e-5, or the run fails. Unless
+    probabilities must match the batched ones within 1e-5, or the run fails. That is the *first
+    pass*; then each contender runs once more over the same texts (the batched path without a
+    cache), the *steady* pass, which the target is judged on: a GPU selects and loads kernels
+    for each new tensor shape on first use, over a second per precision, which a long run or a
+    sweep pays once. Unless
     ``--fp32-only``, the batched path also runs at ``precision="bfloat16"`` and ``"int8"``, with
     how far each moves the scores and, for an artifact, the held-out accuracy at each precision
     on the test split it was trained with.
@@ -80,7 +84,7 @@ def per_document_loop(classifier: Any, texts: list[str]) -> tuple[float, Any]:
             inputs = tokenizer(text, truncation=True, max_length=classifier.spec.max_length, return_tensors="pt")
             inputs = inputs.to(classifier.device)
             logits = model(**inputs).logits
-            out.append(torch.softmax(logits, dim=-1)[0, order].double().numpy())
+            out.append(torch.softmax(logits, dim=-1)[0, order].double().cpu().numpy())
     return time.perf_counter() - started, np.array(out)
 
 
@@ -93,14 +97,20 @@ def other_precision(model: str | None, precision: str, device: str, texts: list[
     # int8 is CPU-only: on a GPU machine it runs on the CPU, as "auto" would place it.
     device = resolve_device("auto" if precision == "int8" else device, precision)
     load_s, loaded = timed(lambda: llm.loaded_classifier(model, precision=precision, device=device))
-    seconds, result = timed(
+    first_s, result = timed(
         lambda: llm.score_texts(texts, model=model, precision=precision, device=device, memory=False, progress=False)
+    )
+    seconds, _ = timed(
+        lambda: llm.score_texts(
+            texts, model=model, precision=precision, device=device, cache=False, memory=False, progress=False
+        )
     )
     difference = np.abs(result.score - fp32.score)
     same_class = result.probabilities.argmax(axis=1) == fp32.probabilities.argmax(axis=1)
     return {
         "device": loaded.device,
         "load_s": round(load_s, 3),
+        "first_pass_per_doc_ms": round(1000 * first_s / len(texts), 3),
         "seconds": round(seconds, 3),
         "per_doc_ms": round(1000 * seconds / len(texts), 3),
         "docs_per_s": round(len(texts) / seconds, 1),
@@ -162,6 +172,7 @@ def main() -> None:
     parser.add_argument("--warm-repeats", type=int, default=3, help="fresh-process warm re-runs")
     parser.add_argument("--fp32-only", action="store_true", help="skip the bfloat16 and int8 batched runs")
     parser.add_argument("--quick", action="store_true", help="300 tweets, 40 one by one, fp32 only, no accuracy")
+    parser.add_argument("--out", type=Path, default=ROOT / "bench" / "results" / "scoring.json", help="results file")
     args = parser.parse_args()
     if args.quick:
         args.docs, args.per_doc, args.fp32_only = 300, 40, True
@@ -197,6 +208,12 @@ def main() -> None:
     per_doc, loop_s = len(subset), loop_a_s + loop_b_s
     loop_per_doc = loop_s / per_doc
     batched_per_doc = cold_s / len(texts)
+    # Steady state: one-off kernel selection for every shape seen above is now behind both.
+    steady_s, _ = timed(
+        lambda: llm.score_texts(texts, model=args.model, device=args.device, cache=False, memory=False, progress=False)
+    )
+    loop_steady_s, _ = per_document_loop(classifier, subset)
+    steady_loop_per_doc, steady_batched_per_doc = loop_steady_s / per_doc, steady_s / len(texts)
 
     precisions = () if args.fp32_only else REDUCED_PRECISIONS
     reduced = {p: other_precision(args.model, p, args.device, texts, cold) for p in precisions}
@@ -232,7 +249,7 @@ def main() -> None:
     load_after = os.getloadavg()
 
     cold_total_s = load_s + cold_s
-    throughput_ratio = loop_per_doc / batched_per_doc
+    throughput_ratio = steady_loop_per_doc / steady_batched_per_doc
     cache_ratio = cold_total_s / warm_s
     result = {
         "benchmark": "bench/bench_scoring.py",
@@ -250,23 +267,27 @@ def main() -> None:
         "mean_tokens": round(float(np.mean(lengths)), 1),
         "per_document_docs": len(subset),
         "batched": {
-            "seconds": round(cold_s, 3),
-            "per_doc_ms": round(1000 * batched_per_doc, 3),
-            "docs_per_s": round(1 / batched_per_doc, 1),
+            "first_pass_s": round(cold_s, 3),
+            "first_pass_per_doc_ms": round(1000 * batched_per_doc, 3),
+            "seconds": round(steady_s, 3),
+            "per_doc_ms": round(1000 * steady_batched_per_doc, 3),
+            "docs_per_s": round(1 / steady_batched_per_doc, 1),
         },
         "per_document_loop": {
-            "seconds": round(loop_a_s + loop_b_s, 3),
-            "halves_s": [round(loop_a_s, 3), round(loop_b_s, 3)],
-            "per_doc_ms": round(1000 * loop_per_doc, 3),
-            "docs_per_s": round(1 / loop_per_doc, 1),
+            "first_pass_s": round(loop_a_s + loop_b_s, 3),
+            "first_pass_halves_s": [round(loop_a_s, 3), round(loop_b_s, 3)],
+            "first_pass_per_doc_ms": round(1000 * loop_per_doc, 3),
+            "seconds": round(loop_steady_s, 3),
+            "per_doc_ms": round(1000 * steady_loop_per_doc, 3),
+            "docs_per_s": round(1 / steady_loop_per_doc, 1),
             "max_probability_difference": disagreement,
         },
         "reduced_precision_batched": reduced,
         "held_out_accuracy": accuracy,
         "arithmetic": {
             "linear_parameters": linear_parameters(classifier.model),
-            "batched_gflop_per_s": round(gflops(classifier.model, sum(lengths), cold_s), 1),
-            "per_document_gflop_per_s": round(gflops(classifier.model, sum(lengths[:per_doc]), loop_s), 1),
+            "batched_gflop_per_s": round(gflops(classifier.model, sum(lengths), steady_s), 1),
+            "per_document_gflop_per_s": round(gflops(classifier.model, sum(lengths[:per_doc]), loop_steady_s), 1),
         },
         "cold_run_s": round(cold_total_s, 3),
         "warm_run_fresh_process_s": round(warm_s, 4),
@@ -276,10 +297,11 @@ def main() -> None:
         "texts_scored_in_warm_runs": 0,
         "ratios": {
             "per_document_over_batched": round(throughput_ratio, 2),
+            "first_pass_per_document_over_batched": round(loop_per_doc / batched_per_doc, 2),
             "cold_over_warm": round(cache_ratio, 1),
             "cold_scoring_only_over_warm": round(cold_s / warm_s, 1),
             **{
-                f"per_document_over_{name}_batched": round(1000 * loop_per_doc / run["per_doc_ms"], 2)
+                f"per_document_over_{name}_batched": round(1000 * steady_loop_per_doc / run["per_doc_ms"], 2)
                 for name, run in reduced.items()
             },
         },
@@ -290,9 +312,8 @@ def main() -> None:
             "cache_met": cache_ratio >= CACHE_TARGET,
         },
     }
-    out = ROOT / "bench" / "results" / "scoring.json"
-    out.parent.mkdir(parents=True, exist_ok=True)
-    out.write_text(json.dumps(result, indent=2) + "\n")
+    args.out.parent.mkdir(parents=True, exist_ok=True)
+    args.out.write_text(json.dumps(result, indent=2) + "\n")
     print_tables(result)
 
 
@@ -301,20 +322,12 @@ def print_tables(r: dict[str, Any]) -> None:
     model = r["model"]
     print(f"model {model['name']} (max length {model['max_length']}) on {r['device']}, loaded in {model['load_s']} s")
     print(f"{r['docs']} distinct StockNet tweets, {r['mean_tokens']} tokens on average\n")
-    print("| what | texts | seconds | per text (ms) | texts/s |\n|---|---:|---:|---:|---:|")
-    print(
-        f"| batched (`score_texts`, fp32) | {r['docs']} | {batched['seconds']} | {batched['per_doc_ms']} "
-        f"| {batched['docs_per_s']} |"
-    )
-    for name, run in reduced.items():
-        print(
-            f'| batched, `precision="{name}"` | {r["docs"]} | {run["seconds"]} | {run["per_doc_ms"]} '
-            f"| {run['docs_per_s']} |"
-        )
-    print(
-        f"| per-document loop, same fp32 model | {r['per_document_docs']} | {loop['seconds']} "
-        f"| {loop['per_doc_ms']} | {loop['docs_per_s']} |"
-    )
+    print("| what | texts | first pass, ms/text | steady, ms/text | steady texts/s |\n|---|---:|---:|---:|---:|")
+    rows = [("batched (`score_texts`, fp32)", r["docs"], batched)]
+    rows += [(f'batched, `precision="{name}"`', r["docs"], run) for name, run in reduced.items()]
+    rows.append(("per-document loop, same fp32 model", r["per_document_docs"], loop))
+    for what, texts, run in rows:
+        print(f"| {what} | {texts} | {run['first_pass_per_doc_ms']} | {run['per_doc_ms']} | {run['docs_per_s']} |")
     print(f"| cold run (load + batched, empty cache) | {r['docs']} | {r['cold_run_s']} | | |")
     print(f"| warm re-run, fresh process (median) | {r['docs']} | {r['warm_run_fresh_process_s']} | | |")
     print(f"| warm re-run, same process (median) | {r['docs']} | {r['warm_run_same_process_s']} | | |")
@@ -322,7 +335,8 @@ def print_tables(r: dict[str, Any]) -> None:
     print("\n| ratio | value | target |\n|---|---:|---|")
     met = "met" if targets["throughput_met"] else "MISSED"
     value = ratios["per_document_over_batched"]
-    print(f"| per-document loop / batched, per text (both fp32) | {value} | >= 10: {met} |")
+    print(f"| per-document loop / batched, per text (both fp32, steady) | {value} | >= 10: {met} |")
+    print(f"| the same, first pass | {ratios['first_pass_per_document_over_batched']} | |")
     for name in reduced:
         value = ratios[f"per_document_over_{name}_batched"]
         print(f"| per-document loop (fp32) / batched {name}, per text | {value} | |")

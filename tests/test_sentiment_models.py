@@ -299,6 +299,23 @@ def test_scores_on_a_gpu_equal_those_on_the_cpu(artifact, cache_dir, tweets) -> 
     np.testing.assert_allclose(on_gpu.probabilities, on_cpu.probabilities, atol=1e-4)
 
 
+@pytest.mark.skipif(not torch.cuda.is_available(), reason="needs a CUDA GPU (CI has none)")
+def test_bfloat16_on_a_gpu_matches_float32_and_never_warns_about_the_cpu(artifact, monkeypatch, tweets) -> None:
+    from fintrade_sentiment import classifier
+
+    # The CPU's bfloat16 units do not matter on a GPU, even on a CPU that has none.
+    monkeypatch.setattr(classifier, "native_bfloat16", lambda: False)
+    spec = classifier.resolve_classifier(str(artifact), None)
+    with warnings.catch_warnings():
+        warnings.simplefilter("error", classifier.PrecisionWarning)
+        loaded = classifier.load_classifier(spec, precision="bfloat16", device="cuda")
+    assert {(p.dtype, p.device.type) for p in loaded.model.parameters()} == {(torch.bfloat16, "cuda")}
+    texts = sample_texts(tweets)
+    fp32 = llm.score_texts(texts, model=str(artifact), device="cuda", cache=False, memory=False)
+    bf16 = llm.score_texts(texts, model=str(artifact), precision="bfloat16", device="cuda", cache=False, memory=False)
+    assert np.abs(bf16.score - fp32.score).mean() < 0.02
+
+
 def test_bfloat16_on_a_cpu_without_native_support_warns(artifact, monkeypatch) -> None:
     from fintrade_sentiment import classifier
 

@@ -287,7 +287,8 @@ def load_classifier(spec: ClassifierSpec, *, precision: str = "float32", device:
     elif precision == "bfloat16":
         import torch
 
-        if not native_bfloat16():
+        # A GPU computes bfloat16 natively whatever the CPU: the warning is about the CPU's units.
+        if device == "cpu" and not native_bfloat16():
             warnings.warn(
                 "llm-sentiment: this CPU has no native bfloat16 (AVX512-BF16 or AMX), so precision='bfloat16' "
                 "runs emulated and may be slower than float32; precision='int8' is the fast choice here",
