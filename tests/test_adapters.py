@@ -25,6 +25,8 @@ import pytest
 torch = pytest.importorskip("torch")
 pytest.importorskip("peft")
 
+from fintrade_adapters.devices import to_model_device  # noqa: E402
+
 import fintrade  # noqa: E402
 from fintrade.errors import FintradeError  # noqa: E402
 from fintrade.types import Dataset  # noqa: E402
@@ -81,6 +83,11 @@ def batch_of(tokenizer: Any, texts: list[str] = SENTENCES) -> dict[str, Any]:
     return dict(tokenizer(texts, padding=True, truncation=True, max_length=32, return_tensors="pt"))
 
 
+def cross_device(run: Any) -> float:
+    """Logit tolerance between a run's in-memory model and a CPU copy: 0 on the CPU, GPU rounding on a GPU."""
+    return 0.0 if run.manifest["training"]["device"] == "cpu" else 1e-4
+
+
 def mean(values: list[float]) -> float:
     return sum(values) / len(values)
 
@@ -122,9 +129,9 @@ def test_artifact_is_peft_format_and_reloads_in_plain_peft_with_identical_logits
     batch = batch_of(tokenizer)
     lora_run.model.eval()
     with torch.no_grad():
-        expected = lora_run.model(**batch).logits
+        expected = lora_run.model(**to_model_device(batch, lora_run.model)).logits.cpu()
         got = reloaded(**batch).logits
-    torch.testing.assert_close(got, expected, rtol=0, atol=1e-6)
+    torch.testing.assert_close(got, expected, rtol=0, atol=max(1e-6, cross_device(lora_run)))
     # The trained model really differs from the base with a fresh head (else the check is empty).
     assert not torch.allclose(expected, AutoModelForSequenceClassification.from_pretrained(
         resolve_model("minilm").path, num_labels=3)(**batch).logits, atol=1e-3)  # fmt: skip
@@ -140,7 +147,9 @@ def test_merged_model_matches_the_adapter(lora_run: Any) -> None:
     assert not any("lora" in name for name, _ in merged.named_parameters())
     batch = batch_of(lora_run.tokenizer)
     with torch.no_grad():
-        torch.testing.assert_close(merged(**batch).logits, lora_run.model(**batch).logits, rtol=0, atol=MERGE_TOLERANCE)
+        expected = lora_run.model(**to_model_device(batch, lora_run.model)).logits.cpu()
+        tolerance = max(MERGE_TOLERANCE, cross_device(lora_run))
+        torch.testing.assert_close(merged(**batch).logits, expected, rtol=0, atol=tolerance)
 
 
 def test_manifest_records_what_is_needed_to_reproduce(lora_run: Any, tiny_csv: Path) -> None:
@@ -159,6 +168,9 @@ def test_manifest_records_what_is_needed_to_reproduce(lora_run: Any, tiny_csv: P
     assert manifest["hyperparameters"]["target_modules"] is None
     assert 0 < manifest["parameters"]["trainable"] < manifest["parameters"]["total"] / 100
     assert manifest["seed"] == 0 and manifest["libraries"]["torch"] == version("torch")
+    # Where it trained is recorded, but is not a hyperparameter: the same run on a GPU compares equal.
+    assert manifest["training"]["device"] == ("cuda" if torch.cuda.is_available() else "cpu")
+    assert "device" not in manifest["hyperparameters"]
     assert set(manifest["metrics"]["test"]) >= {"accuracy", "macro_f1", "weighted_f1", "confusion_matrix", "loss"}
 
 
@@ -344,6 +356,48 @@ def test_unknown_model_method_dataset_and_option(tiny_csv: Path, tmp_path: Path)
     assert run_error(config(tiny_csv, out, dataset="no-such-data")).startswith("unknown dataset 'no-such-data'")
     assert run_error(config(tiny_csv, out, rnak=4)).startswith("unknown training option 'rnak' (did you mean 'rank'?)")
     assert run_error(config(tiny_csv, out, rank="four")) == "training option 'rank' must be int, got 'four'"
+
+
+def test_a_device_that_is_not_there_or_not_a_device(tiny_csv: Path, tmp_path: Path) -> None:
+    out = tmp_path / "out"
+    assert run_error(config(tiny_csv, out, device="gpu")) == (
+        "training: device must be 'auto', 'cpu', 'cuda' or 'cuda:N', got 'gpu'"
+    )
+    gpus = torch.cuda.device_count() if torch.cuda.is_available() else 0
+    assert run_error(config(tiny_csv, out, device=f"cuda:{gpus}")) == (
+        f"training: device='cuda:{gpus}', but torch sees {gpus or 'no'} CUDA GPU(s); use device='cpu' or 'auto'"
+    )
+    assert not out.exists()
+
+
+def test_batches_move_next_to_the_model() -> None:
+    from fintrade_adapters.devices import to_model_device
+
+    # The meta device stands in for a GPU: a move that did not happen would leave the CPU tensor.
+    model = torch.nn.Linear(2, 2, device="meta")
+    moved = to_model_device({"input_ids": torch.ones(2, 3, dtype=torch.long), "note": "kept"}, model)
+    assert moved["input_ids"].device.type == "meta" and moved["note"] == "kept"
+
+
+@pytest.mark.skipif(not torch.cuda.is_available(), reason="needs a CUDA GPU (CI has none)")
+@pytest.mark.parametrize("method", ["lora", "qlora", "prefix"])
+def test_training_on_a_gpu_learns_and_its_artifact_reloads_on_the_cpu(tiny_csv: Path, tmp_path: Path, method) -> None:
+    from fintrade_adapters.artifacts import load_adapter
+    from fintrade_adapters.runner import run
+
+    lr = 1e-2 if method != "prefix" else 3e-2
+    trained = run(config(tiny_csv, tmp_path / method, method=method, max_steps=20, lr=lr, patience=None, device="cuda"))
+    assert trained.manifest["training"]["device"] == "cuda"
+    assert {p.device.type for p in trained.model.parameters()} == {"cuda"}
+    losses = trained.result.step_losses
+    assert mean(losses[-5:]) < mean(losses[:5]) - (0.1 if method != "prefix" else 0.0)
+    # Saved from the GPU, read back on the CPU: the same function.
+    reloaded, tokenizer, _ = load_adapter(trained.path)
+    batch = batch_of(tokenizer)
+    with torch.no_grad():
+        on_gpu = trained.model(**{k: v.cuda() for k, v in batch.items()}).logits.float().cpu()
+        on_cpu = reloaded(**batch).logits.float()
+    torch.testing.assert_close(on_cpu, on_gpu, rtol=0, atol=2e-2 if method == "qlora" else 1e-4)
 
 
 def test_prefix_on_an_architecture_without_past_key_values(tiny_csv: Path, tmp_path: Path) -> None:

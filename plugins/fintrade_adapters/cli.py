@@ -46,6 +46,7 @@ MaxLength = Annotated[
 ]
 Seed = Annotated[int | None, typer.Option("--seed", help="Seed for the split, the head and the batches (default 0).")]
 Limit = Annotated[int | None, typer.Option("--limit", help="Use at most N rows of the dataset (quick runs).")]
+DEVICE_HELP = "Where to train: auto (a CUDA GPU when torch sees one; the default), cpu, cuda or cuda:N."
 
 
 def _training_values(
@@ -110,6 +111,7 @@ def train(
     seed: Seed = None,
     split: str | None = typer.Option(None, "--split", help="stratified (default) or time (needs dates)."),
     limit: Limit = None,
+    device: str | None = typer.Option(None, "--device", help=DEVICE_HELP),
     merge: bool = typer.Option(
         False, "--merge", help="Also write OUTPUT/merged, a full model with the adapter merged."
     ),
@@ -124,7 +126,7 @@ def train(
     flags |= dict(
         epochs=epochs, max_steps=max_steps, lr=lr, batch_size=batch_size, max_length=max_length, seed=seed, limit=limit
     )
-    flags |= {"rank": rank, "alpha": alpha, "dropout": dropout, "merge": merge or None}
+    flags |= {"rank": rank, "alpha": alpha, "dropout": dropout, "merge": merge or None, "device": device}
     values = _training_values(config=config, options=option or [], flags=flags)
     values.setdefault("method", "lora")
     adapter = get_registry().adapter_methods.get(str(values["method"]))

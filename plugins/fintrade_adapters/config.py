@@ -16,6 +16,7 @@ from pathlib import Path
 from typing import Any
 
 from fintrade.errors import ConfigError, did_you_mean
+from fintrade_adapters.devices import check_device
 
 # Measured on MiniLM (2,000 tweets, one epoch): LoRA 1e-3 -> 0.72 accuracy, 2e-3 -> 0.73,
 # 5e-3 -> 0.77. Prefix tuning and IA3 train far fewer parameters and want a larger step.
@@ -62,6 +63,8 @@ class TrainConfig:
     bucket: bool = True
     seed: int = 0
     progress: bool = True
+    # auto: a CUDA GPU when torch sees one; cpu, cuda or cuda:N. Where, not what: not a hyperparameter.
+    device: str = "auto"
     # Adapter
     rank: int = 8
     alpha: int = 16
@@ -107,6 +110,7 @@ class TrainConfig:
             raise ConfigError(f"schedule must be one of {', '.join(SCHEDULES)}, not {self.schedule!r}")
         if self.task is not None and self.task not in TASKS:
             raise ConfigError(f"unknown task {self.task!r}{did_you_mean(self.task, TASKS)}; known: {', '.join(TASKS)}")
+        check_device(self.device, "training")
         if self.max_new_tokens < 0:
             raise ConfigError(f"max_new_tokens must be 0 or more, got {self.max_new_tokens}")
         if self.max_answer_length <= 0:

@@ -28,6 +28,7 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 from fintrade.errors import ConfigError
+from fintrade_adapters.devices import resolve_device
 from fintrade_adapters.errors import TeacherError, UnknownModelError
 from fintrade_adapters.tasks import Example, SequenceClassificationTask
 
@@ -106,12 +107,11 @@ class DistillationTask(SequenceClassificationTask):
         return batch
 
     def loss(self, model: torch.nn.Module, batch: dict[str, torch.Tensor]) -> torch.Tensor:
-        import torch
 
         if TEACHER_LOGITS not in batch:
             raise ConfigError("distillation: a training batch has no teacher logits (every training row needs them)")
-        weights = None if self.class_weights is None else torch.tensor(self.class_weights)
         student = self.logits(model, batch)
+        weights = None if self.class_weights is None else student.new_tensor(self.class_weights)
         return distillation_loss(student, batch[TEACHER_LOGITS], batch["labels"], self.temperature, self.alpha, weights)
 
 
@@ -213,10 +213,13 @@ def folder_hash(folder: Path) -> str:
 class TeacherScorer:
     """The teacher loaded for inference; gives logits in the task's label order."""
 
-    def __init__(self, teacher: Teacher, labels: Sequence[str], batch_size: int) -> None:
+    def __init__(self, teacher: Teacher, labels: Sequence[str], batch_size: int, device: str = "cpu") -> None:
         self.teacher = teacher
         self.batch_size = batch_size
         self.model, tokenizer = _load_teacher(teacher)
+        # Beside the student on a GPU; a 4-bit (QLoRA) teacher was quantised on the CPU and stays there.
+        if device != "cpu" and not getattr(self.model, "is_loaded_in_4bit", False):
+            self.model = self.model.to(device)
         self.task = SequenceClassificationTask(tokenizer, teacher.labels, teacher.max_length)
         # A teacher whose outputs list the same labels in another order (a hub classifier) is re-ordered.
         self.order = [teacher.labels.index(label) for label in labels]
@@ -317,7 +320,7 @@ def prepare(
             if text is not None:
                 candidates.append(text)
                 sources.append(int(row))
-    scorer = TeacherScorer(teacher, labels, config.batch_size)
+    scorer = TeacherScorer(teacher, labels, config.batch_size, resolve_device(config.device, "training"))
     logits = scorer.logits(train["text"].astype(str).tolist())
     candidate_logits = scorer.logits(candidates)
     del scorer  # the teacher's weights are not needed while the student trains

@@ -255,14 +255,13 @@ def load_classifier(
     *,
     quantization_config: Any = None,
     pad_token_id: int | None = None,
+    device: str = "cpu",
 ) -> PreTrainedModel:
-    """A sequence classifier over ``labels`` on the base model, fp32 (or 4-bit when configured)."""
+    """A sequence classifier over ``labels`` on the base model, fp32 (or 4-bit when configured), on ``device``."""
     import torch
     from transformers import AutoModelForSequenceClassification
 
-    extra: dict[str, Any] = {}
-    if quantization_config is not None:
-        extra["quantization_config"] = quantization_config
+    extra = _placement(quantization_config, device)
     with _wrap_load_errors(source), _quiet_transformers():
         model = AutoModelForSequenceClassification.from_pretrained(
             source.path,
@@ -279,17 +278,29 @@ def load_classifier(
     return model
 
 
-def load_pretrained(source: ModelSource, auto_class: Any, *, quantization_config: Any = None) -> PreTrainedModel:
+def load_pretrained(
+    source: ModelSource, auto_class: Any, *, quantization_config: Any = None, device: str = "cpu"
+) -> PreTrainedModel:
     """``auto_class`` (``AutoModelForCausalLM``, ``AutoModelForQuestionAnswering``, ...) on the base, fp32 or 4-bit."""
     import torch
 
-    extra: dict[str, Any] = {}
-    if quantization_config is not None:
-        extra["quantization_config"] = quantization_config
+    extra = _placement(quantization_config, device)
     with _wrap_load_errors(source), _quiet_transformers():
         return auto_class.from_pretrained(  # type: ignore[no-any-return]
             source.path, dtype=torch.float32, **load_kwargs(source), **extra
         )
+
+
+def _placement(quantization_config: Any, device: str) -> dict[str, Any]:
+    """``from_pretrained`` arguments for 4-bit loading and for loading straight onto a GPU."""
+    extra: dict[str, Any] = {}
+    if quantization_config is not None:
+        extra["quantization_config"] = quantization_config
+    if device != "cpu" or quantization_config is not None:
+        # Loaded where it runs: 4-bit weights are quantised on that device, never moved later. Named
+        # for the CPU too: without it transformers puts a 4-bit model on any GPU it sees.
+        extra["device_map"] = {"": device}
+    return extra
 
 
 @contextlib.contextmanager

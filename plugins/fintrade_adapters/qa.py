@@ -25,6 +25,7 @@ from typing import TYPE_CHECKING, Any
 
 from fintrade.errors import ConfigError
 from fintrade_adapters.batching import length_batches
+from fintrade_adapters.devices import to_model_device
 from fintrade_adapters.metrics import classification_metrics
 from fintrade_adapters.qa_metrics import answer_scores, best_span, normalize_answer
 
@@ -190,11 +191,12 @@ class QuestionAnsweringTask:
         loss_sum = 0.0
         with torch.no_grad():
             for indices in length_batches(lengths, batch_size, shuffle=False, seed=0, bucket=True):
-                batch = self.collate([examples[i] for i in indices])
+                batch = to_model_device(self.collate([examples[i] for i in indices]), model)
                 start_logits, end_logits = self.logits(model, batch)
                 start_loss = torch.nn.functional.cross_entropy(start_logits, batch["start_positions"], reduction="sum")
                 end_loss = torch.nn.functional.cross_entropy(end_logits, batch["end_positions"], reduction="sum")
                 loss_sum += float(start_loss + end_loss) / 2
+                start_logits, end_logits = start_logits.cpu(), end_logits.cpu()
                 for row, i in enumerate(indices):
                     offsets = examples[i]["offsets"]
                     allowed = torch.zeros(start_logits.shape[1], dtype=torch.bool)

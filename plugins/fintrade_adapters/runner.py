@@ -78,16 +78,23 @@ def train_ia3(config: Mapping[str, Any]) -> Path:
     return train({**config, "method": "ia3"})
 
 
-def load_base(source: ModelSource, kind: str, labels: tuple[str, ...], config: TrainConfig, pad_token_id: int) -> Any:
-    """The base classifier: fp32, or 4-bit with the CPU fixes for a quantised method."""
+def load_base(
+    source: ModelSource,
+    kind: str,
+    labels: tuple[str, ...],
+    config: TrainConfig,
+    pad_token_id: int,
+    device: str = "cpu",
+) -> Any:
+    """The base classifier on ``device``: fp32, or 4-bit with the CPU fixes for a quantised method."""
     from fintrade_adapters import quantization
     from fintrade_adapters.models import HEAD_MODULES, load_classifier
 
     if not get_method(config.method).quantized:
-        return load_classifier(source, labels, pad_token_id=pad_token_id)
+        return load_classifier(source, labels, pad_token_id=pad_token_id, device=device)
     head = HEAD_MODULES.get(kind, ("classifier", "score"))
     bnb = quantization.bnb_config(quantization.skip_modules_for(head, kind), config.compute_dtype, config.double_quant)
-    model = load_classifier(source, labels, quantization_config=bnb, pad_token_id=pad_token_id)
+    model = load_classifier(source, labels, quantization_config=bnb, pad_token_id=pad_token_id, device=device)
     # Before anything runs a forward pass: after an eval-mode pass it would be too late (ASSETS trap 1).
     quantization.disable_inference_repack(model)
     return quantization.prepare_for_training(model, config.gradient_checkpointing)
@@ -100,6 +107,7 @@ def run(values: Mapping[str, Any], prepare_task: TaskPreparer | None = None) -> 
     """
     from fintrade_adapters import data as data_module
     from fintrade_adapters.artifacts import save_artifact
+    from fintrade_adapters.devices import resolve_device
     from fintrade_adapters.models import head_modules, load_tokenizer, model_type, resolve_model
     from fintrade_adapters.quantization import require_bitsandbytes
     from fintrade_adapters.tasks import SequenceClassificationTask, balanced_class_weights
@@ -110,20 +118,21 @@ def run(values: Mapping[str, Any], prepare_task: TaskPreparer | None = None) -> 
     source = resolve_model(config.model)
     kind = model_type(source)
     check_supported(method, kind, config.model)
+    device = resolve_device(config.device, "training")
     if method.quantized:
         require_bitsandbytes()
     from fintrade_adapters.task_runs import resolve_task, run_task
 
     task_name = resolve_task(config.task, config.dataset)
     if task_name != "classification":  # causal-LM fine-tuning or extractive QA
-        return run_task(config, task_name, source, kind, method)
+        return run_task(config, task_name, source, kind, method, device)
     labelled = data_module.split_for(config)
     tokenizer = load_tokenizer(source)
     # Seeded right before loading so that the new head starts from the same weights every run.
     seed_everything(config.seed)
-    base = load_base(source, kind, labelled.labels, config, int(tokenizer.pad_token_id or 0))
+    base = load_base(source, kind, labelled.labels, config, int(tokenizer.pad_token_id or 0), device)
     head = head_modules(kind, base)
-    model = adapt(base, method, config, kind, head)
+    model = placed(adapt(base, method, config, kind, head), method, device)
     weights = (
         balanced_class_weights(labelled.labels, labelled.train["label"].tolist()) if config.class_weights else None
     )
@@ -138,13 +147,26 @@ def run(values: Mapping[str, Any], prepare_task: TaskPreparer | None = None) -> 
     test = task.encode(labelled.test)
     result = fit(model, task, train_examples, validation, loop_options(config))
     test_metrics = task.evaluate(model, test, config.batch_size) if test else None
-    manifest = build_manifest(config, source, kind, labelled, result, test_metrics) | prepared.manifest
+    manifest = build_manifest(config, source, kind, labelled, result, test_metrics, device) | prepared.manifest
     path = save_artifact(model, tokenizer, Path(config.output), manifest)
     if config.merge:
         from fintrade_adapters.artifacts import merge_artifact
 
         manifest = merge_artifact(path, sentences=labelled.test["text"].astype(str).tolist()[:8])
     return TrainedRun(path=path, manifest=manifest, model=model, tokenizer=tokenizer, task=task, result=result)
+
+
+def placed(model: Any, method: Any, device: str) -> Any:
+    """The adapted model, all of it on ``device``.
+
+    The base was loaded there; what the method added (a prefix encoder, say) may not be. A 4-bit
+    model is left alone: bitsandbytes quantised it on ``device`` and its LoRA layers follow their base.
+    """
+    return model if method.quantized or device == "cpu" else model.to(device)
+
+
+NOT_HYPERPARAMETERS = ("output", "command", "progress", "device")
+"""Options that say where a run goes or how it reports, not what it learns: not in the manifest's hyperparameters."""
 
 
 def loop_options(config: TrainConfig) -> Any:
@@ -165,12 +187,13 @@ def build_manifest(
     labelled: Any,
     result: TrainResult,
     test_metrics: dict[str, Any] | None,
+    device: str = "cpu",
 ) -> dict[str, Any]:
     """Everything needed to know what an artifact is and to train it again."""
     from fintrade import __version__
     from fintrade.manifest import library_versions
 
-    hyperparameters = {k: v for k, v in config.to_dict().items() if k not in ("output", "command", "progress")}
+    hyperparameters = {k: v for k, v in config.to_dict().items() if k not in NOT_HYPERPARAMETERS}
     hyperparameters["lr"] = config.learning_rate
     return {
         "fintrade_version": __version__,
@@ -211,7 +234,11 @@ def build_manifest(
             "history": result.history,
         },
         "parameters": {"trainable": result.trainable_parameters, "total": result.total_parameters},
-        "training": {"seconds": round(result.seconds, 3), "tokens_per_second": round(result.tokens_per_second, 1)},
+        "training": {
+            "seconds": round(result.seconds, 3),
+            "tokens_per_second": round(result.tokens_per_second, 1),
+            "device": device,
+        },
         "libraries": library_versions(
             ("torch", "transformers", "peft", "bitsandbytes", "accelerate", "numpy", "pandas")
         ),

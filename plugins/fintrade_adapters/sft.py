@@ -25,6 +25,7 @@ from collections.abc import Sequence
 from typing import TYPE_CHECKING, Any
 
 from fintrade_adapters.batching import length_batches
+from fintrade_adapters.devices import to_model_device
 from fintrade_adapters.metrics import classification_metrics
 from fintrade_adapters.qa_metrics import answer_scores
 
@@ -205,7 +206,7 @@ class CausalLMTask:
         total, count, correct = 0.0, 0, 0
         with torch.no_grad():
             for indices in self._batches(examples, batch_size):
-                batch = self.collate([examples[i] for i in indices])
+                batch = to_model_device(self.collate([examples[i] for i in indices]), model)
                 logits = model(input_ids=batch["input_ids"], attention_mask=batch["attention_mask"]).logits
                 losses, counted = response_token_losses(logits, batch["labels"])
                 total += float(losses.sum())
@@ -240,10 +241,10 @@ class CausalLMTask:
         model.eval()
         with torch.no_grad():
             for indices in self._batches(pairs, batch_size):
-                batch = self.collate([pairs[i] for i in indices])
+                batch = to_model_device(self.collate([pairs[i] for i in indices]), model)
                 logits = model(input_ids=batch["input_ids"], attention_mask=batch["attention_mask"]).logits
                 losses, _ = response_token_losses(logits, batch["labels"])
-                totals[indices] = -losses.sum(dim=1).float()
+                totals[indices] = -losses.sum(dim=1).float().cpu()
         return totals.view(len(examples), len(candidates))
 
     def generate(self, model: Any, prompts: Sequence[list[int]], batch_size: int = 16) -> list[str]:
@@ -268,7 +269,8 @@ class CausalLMTask:
                 for row, i in enumerate(indices):
                     ids[row, width - len(prompts[i]) :] = torch.tensor(prompts[i], dtype=torch.long)
                     mask[row, width - len(prompts[i]) :] = 1
-                generated = model.generate(input_ids=ids, attention_mask=mask, generation_config=config)
+                placed = to_model_device({"input_ids": ids, "attention_mask": mask}, model)
+                generated = model.generate(**placed, generation_config=config)
                 for row, i in enumerate(indices):
                     new = generated[row, width:].tolist()
                     if self.end_id in new:

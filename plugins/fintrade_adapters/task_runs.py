@@ -100,9 +100,15 @@ def prepare_tokenizer(task: str, tokenizer: PreTrainedTokenizerBase) -> PreTrain
 
 
 def load_task_base(
-    task: str, source: ModelSource, config: TrainConfig, tokenizer: PreTrainedTokenizerBase, *, quantized: bool
+    task: str,
+    source: ModelSource,
+    config: TrainConfig,
+    tokenizer: PreTrainedTokenizerBase,
+    *,
+    quantized: bool,
+    device: str = "cpu",
 ) -> Any:
-    """The base model for ``task``: fp32, or 4-bit with the CPU fixes (ASSETS traps 1 and 3)."""
+    """The base model for ``task`` on ``device``: fp32, or 4-bit with the CPU fixes (ASSETS traps 1 and 3)."""
     from transformers import AutoModelForCausalLM, AutoModelForQuestionAnswering
 
     from fintrade_adapters import quantization
@@ -114,7 +120,7 @@ def load_task_base(
         # The output layers stay in full precision: lm_head (tied to the embeddings, which grow) and qa_outputs.
         skip = ["lm_head"] if task == "sft" else list(QA_HEAD)
         bnb = quantization.bnb_config(skip, config.compute_dtype, config.double_quant)
-    model = load_pretrained(source, auto_class, quantization_config=bnb)
+    model = load_pretrained(source, auto_class, quantization_config=bnb, device=device)
     if quantized:
         quantization.disable_inference_repack(model)  # before any forward pass
     if task == "sft":
@@ -162,12 +168,14 @@ def sample_texts(task: str, frame: pd.DataFrame) -> list[str]:
     return frame["text"].astype(str).tolist()[:8]
 
 
-def run_task(config: TrainConfig, task_name: str, source: ModelSource, kind: str, method: Method) -> TrainedRun:
+def run_task(
+    config: TrainConfig, task_name: str, source: ModelSource, kind: str, method: Method, device: str = "cpu"
+) -> TrainedRun:
     """Train ``task_name`` (``sft`` or ``qa``) as configured; write the artifact; return the run."""
     from fintrade_adapters import data as data_module
     from fintrade_adapters.artifacts import merge_artifact, save_artifact
     from fintrade_adapters.models import load_tokenizer
-    from fintrade_adapters.runner import TrainedRun, build_manifest, loop_options
+    from fintrade_adapters.runner import TrainedRun, build_manifest, loop_options, placed
     from fintrade_adapters.training import fit, seed_everything
 
     config = dataclasses.replace(config, task=task_name)  # the manifest records the task it resolved
@@ -181,15 +189,15 @@ def run_task(config: TrainConfig, task_name: str, source: ModelSource, kind: str
         )
     tokenizer = prepare_tokenizer(task_name, load_tokenizer(source))
     seed_everything(config.seed)  # the same QA head (and LoRA initialisation) every run
-    base = load_task_base(task_name, source, config, tokenizer, quantized=method.quantized)
-    model = adapt_for_task(task_name, base, method, config, kind, tokenizer)
+    base = load_task_base(task_name, source, config, tokenizer, quantized=method.quantized, device=device)
+    model = placed(adapt_for_task(task_name, base, method, config, kind, tokenizer), method, device)
     task = make_task(task_name, tokenizer, labelled.labels, config.to_dict())
     train_examples = task.encode(labelled.train)
     validation = task.encode(labelled.validation)
     test = task.encode(labelled.test)
     result = fit(model, task, train_examples, validation, loop_options(config))
     test_metrics = task.evaluate(model, test, config.batch_size) if test else None
-    manifest = build_manifest(config, source, kind, labelled, result, test_metrics)
+    manifest = build_manifest(config, source, kind, labelled, result, test_metrics, device)
     manifest["task"] = task.name
     if task_name == "sft":
         from fintrade_adapters.sft import MARKERS, marker_ids

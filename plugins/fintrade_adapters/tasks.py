@@ -12,6 +12,7 @@ from collections.abc import Sequence
 from typing import TYPE_CHECKING, Any, Protocol
 
 from fintrade_adapters.batching import length_batches
+from fintrade_adapters.devices import to_model_device
 from fintrade_adapters.metrics import classification_metrics
 
 if TYPE_CHECKING:
@@ -37,7 +38,7 @@ class Task(Protocol):
         ...
 
     def loss(self, model: torch.nn.Module, batch: dict[str, torch.Tensor]) -> torch.Tensor:
-        """The training loss of one batch (a scalar with a graph)."""
+        """The training loss of one batch (a scalar with a graph); the loop has moved ``batch`` next to the model."""
         ...
 
     def evaluate(self, model: torch.nn.Module, examples: Sequence[Example], batch_size: int) -> dict[str, Any]:
@@ -98,7 +99,7 @@ class SequenceClassificationTask:
         import torch
 
         logits = self.logits(model, batch)
-        weight = None if self.class_weights is None else torch.tensor(self.class_weights, dtype=logits.dtype)
+        weight = None if self.class_weights is None else logits.new_tensor(self.class_weights)
         return torch.nn.functional.cross_entropy(logits.float(), batch["labels"], weight=weight)
 
     def predict(self, model: torch.nn.Module, examples: Sequence[Example], batch_size: int) -> torch.Tensor:
@@ -110,8 +111,8 @@ class SequenceClassificationTask:
         out = torch.zeros((len(examples), len(self.labels)))
         with torch.no_grad():
             for batch_indices in length_batches(lengths, batch_size, shuffle=False, seed=0, bucket=True):
-                batch = self.collate([examples[i] for i in batch_indices])
-                out[batch_indices] = self.logits(model, batch).float()
+                batch = to_model_device(self.collate([examples[i] for i in batch_indices]), model)
+                out[batch_indices] = self.logits(model, batch).float().cpu()
         return out
 
     def evaluate(self, model: torch.nn.Module, examples: Sequence[Example], batch_size: int) -> dict[str, Any]:

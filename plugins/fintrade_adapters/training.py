@@ -16,6 +16,7 @@ from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any
 
 from fintrade_adapters.batching import length_batches
+from fintrade_adapters.devices import to_model_device
 
 if TYPE_CHECKING:
     import torch
@@ -168,11 +169,11 @@ def fit(
             )
             window: list[float] = []
             for position, indices in enumerate(batches):
-                batch = task.collate([train[i] for i in indices])
+                batch = to_model_device(task.collate([train[i] for i in indices]), model)
                 loss = task.loss(model, batch)
                 (loss / options.grad_accum).backward()
                 window.append(float(loss.detach()))
-                result.tokens += int(batch["attention_mask"].sum()) if "attention_mask" in batch else 0
+                result.tokens += int(batch["attention_mask"].sum()) if "attention_mask" in batch else 0  # syncs
                 if len(window) < options.grad_accum and position < len(batches) - 1:
                     continue
                 if options.max_grad_norm:

@@ -20,11 +20,12 @@ from __future__ import annotations
 import functools
 import hashlib
 import json
-import re
 import warnings
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
+
+from fintrade_adapters import devices
 
 from fintrade.errors import ConfigError, did_you_mean
 from fintrade_sentiment.errors import SentimentModelError
@@ -40,7 +41,7 @@ MANIFEST = "fintrade_manifest.json"
 CLASSIFIER_TASK = "sequence-classification"
 SENTIMENT = ("negative", "neutral", "positive")
 PRECISIONS = ("float32", "bfloat16", "int8")
-_CUDA_INDEX = re.compile(r"cuda:\d+")
+OWNER = "signal model 'llm-sentiment'"
 """Inference precisions. ``bfloat16`` scores about 3x faster than ``float32`` on CPUs with
 AVX512-BF16 or AMX and moves scores by about 0.002; ``int8`` (dynamic quantisation of the
 ``Linear`` layers) is a little faster still but moves them by about 0.09 on the bundled
@@ -318,14 +319,10 @@ def check_device(device: Any, precision: str) -> None:
 
     Reads no hardware (a fully cached run needs no device); :func:`resolve_device` does.
     """
-    if not isinstance(device, str) or not (device in ("auto", "cpu", "cuda") or _CUDA_INDEX.fullmatch(device)):
-        raise ConfigError(
-            f"signal model 'llm-sentiment': device must be 'auto', 'cpu', 'cuda' or 'cuda:N', got {device!r}"
-        )
+    devices.check_device(device, OWNER)
     if precision == "int8" and device.startswith("cuda"):
         raise ConfigError(
-            "signal model 'llm-sentiment': precision='int8' (dynamic quantisation) runs on the CPU only; "
-            "use precision='bfloat16' on a GPU"
+            f"{OWNER}: precision='int8' (dynamic quantisation) runs on the CPU only; use precision='bfloat16' on a GPU"
         )
 
 
@@ -336,8 +333,7 @@ def resolve_device(device: str, precision: str) -> str:
     runs on the CPU only.
     """
     check_device(device, precision)
-    if device == "cpu":
-        return device
+    return devices.resolve_device(device, OWNER, gpu_allowed=precision != "int8")
     import torch
 
     if device == "auto":
