@@ -16,7 +16,6 @@ from fintrade.errors import ConfigError
 if TYPE_CHECKING:
     import torch
 
-DEVICES = ("auto", "cpu", "cuda", "cuda:N")
 _CUDA_INDEX = re.compile(r"cuda:\d+")
 
 

@@ -173,7 +173,7 @@ def fit(
                 loss = task.loss(model, batch)
                 (loss / options.grad_accum).backward()
                 window.append(float(loss.detach()))
-                result.tokens += int(batch["attention_mask"].sum()) if "attention_mask" in batch else 0  # syncs
+                result.tokens += int(batch["attention_mask"].sum()) if "attention_mask" in batch else 0
                 if len(window) < options.grad_accum and position < len(batches) - 1:
                     continue
                 if options.max_grad_norm:
