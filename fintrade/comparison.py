@@ -12,14 +12,24 @@ from collections.abc import Callable, Sequence
 from typing import TYPE_CHECKING, Any
 
 from fintrade.errors import ConfigError
+from fintrade.metrics import ANNUALISED_FLAG
 from fintrade.strategy import SignalSpec, Strategy
 
 if TYPE_CHECKING:
     from fintrade.evaluation import BacktestResult
     from fintrade.registry import Registry
 
-#: The figures compared side by side, in table order.
-COMPARED_METRICS: tuple[str, ...] = ("total_return", "cagr", "sharpe", "max_drawdown", "exposure", "trades")
+#: The figures compared side by side, in table order, and whether the window is long enough to annualise.
+COMPARED_METRICS: tuple[str, ...] = (
+    "total_return",
+    "cagr",
+    "sharpe",
+    "max_drawdown",
+    "exposure",
+    "trades",
+    "win_rate",
+    ANNUALISED_FLAG,
+)
 
 
 def baseline_strategy(strategy: Strategy, name: str, signals: Sequence[SignalSpec]) -> Strategy:

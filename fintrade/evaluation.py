@@ -20,14 +20,17 @@ from fintrade.data import bars_hash, load_signal_inputs
 from fintrade.engine import Simulation, simulate
 from fintrade.errors import ConfigError, did_you_mean
 from fintrade.metrics import (
+    ANNUALISED_FLAG,
     OBJECTIVES,
+    PortfolioWeights,
     bar_returns,
     bars_per_year,
     compute_metrics,
+    portfolio_weights,
     trade_stats,
     window_mask,
 )
-from fintrade.regimes import REGIMES
+from fintrade.regimes import REGIMES, WARMUP
 from fintrade.registry import Registry
 from fintrade.splits import Window
 from fintrade.strategy import Strategy
@@ -78,6 +81,8 @@ class BacktestResult:
     comparison: dict[str, Any] | None = None
     #: Equity curves (growth of 1) of the baselines on that window, for the report.
     baseline_curves: dict[str, np.ndarray] = field(default_factory=dict)
+    #: Windows shorter than this (years) say ``annualised_meaningful: false`` in their metrics.
+    min_annualised_years: float = 0.25
 
     def to_dict(self) -> dict[str, Any]:
         return {
@@ -97,12 +102,33 @@ class BacktestResult:
             "warnings": self.warnings,
             "knowledge_cutoff": self.knowledge_cutoff,
             "comparison": self.comparison,
+            "min_annualised_years": self.min_annualised_years,
         }
 
 
+SIGNIFICANT_DIGITS = 12
+"""Figures keep this many significant digits in JSON, and objectives are compared at it."""
+
+
+def _significant(value: float) -> float:
+    return float(f"{value:.{SIGNIFICANT_DIGITS}g}")
+
+
 def _clean(values: dict[str, float]) -> dict[str, float | None]:
-    """JSON has no NaN: missing values become null."""
-    return {k: (None if v is None or not np.isfinite(v) else round(float(v), 6)) for k, v in values.items()}
+    """JSON has no NaN: missing values become null; the rest keep 12 significant digits.
+
+    Significant digits, not decimals: a 1e-7 daily figure must not round to 0.
+    """
+    return {k: (None if v is None or not np.isfinite(v) else _significant(float(v))) for k, v in values.items()}
+
+
+def _comparable(scores: np.ndarray) -> np.ndarray:
+    """Objective scores rounded to 12 significant digits, so floating-point noise cannot break a tie.
+
+    Two combinations whose positions are the same up to rounding get the same score, and the
+    first one (grid order) wins: ``np.argmax`` and a stable sort both keep the first of equals.
+    """
+    return np.array([_significant(v) if np.isfinite(v) else v for v in scores.tolist()], dtype=float)
 
 
 def _date(index: pd.DatetimeIndex, position: int) -> str:
@@ -114,29 +140,35 @@ def _window_dates(index: pd.DatetimeIndex, window: Window) -> dict[str, str]:
 
 
 def _cutoff_window(
-    book: _Book, column: int, benchmark: _Book, mask: np.ndarray, pre_cutoff: np.ndarray, periods: float
+    book: _Book, column: int, benchmark: _Book, mask: np.ndarray, pre_cutoff: np.ndarray
 ) -> dict[str, Any]:
     """Metrics of one evaluated window with every bar, and without the bars up to the cutoff."""
     after = mask & ~pre_cutoff
     return {
         "bars": int(mask.sum()),
         "flagged_bars": int((mask & pre_cutoff).sum()),
-        "all_bars": _clean(book.metrics(column, mask, periods)),
-        "after_cutoff": _clean(book.metrics(column, after, periods)) if after.any() else None,
-        "benchmark_after_cutoff": _clean(benchmark.metrics(0, after, periods)) if after.any() else None,
+        "all_bars": book.measure(column, mask),
+        "after_cutoff": book.measure(column, after) if after.any() else None,
+        "benchmark_after_cutoff": benchmark.measure(0, after) if after.any() else None,
     }
 
 
 class _Book:
-    """Per-combination equity, returns and exposure from one simulation of ``(combo, symbol)`` columns."""
+    """Per-combination equity, returns, exposure and turnover from one simulation of ``(combo, symbol)`` columns.
 
-    def __init__(self, simulation: Simulation, n_symbols: int) -> None:
+    ``periods`` is bars per year; windows shorter than ``min_years`` have their annualised
+    figures flagged as not meaningful (:meth:`measure`).
+    """
+
+    def __init__(self, simulation: Simulation, n_symbols: int, periods: float, min_years: float) -> None:
         n_bars = simulation.value.shape[0]
         self.simulation = simulation
         self.value = simulation.value.reshape(n_bars, -1, n_symbols).sum(axis=2)
-        self.weight = np.abs(simulation.weight).reshape(n_bars, -1, n_symbols).mean(axis=2)
+        self.weights = portfolio_weights(simulation.value, simulation.weight, n_symbols)
         self.returns = bar_returns(self.value)
         self.n_symbols = n_symbols
+        self.periods = periods
+        self.min_years = min_years
         self._trades: pd.DataFrame | None = None
 
     @property
@@ -146,15 +178,26 @@ class _Book:
             self._trades = self.simulation.portfolio.trades.records
         return self._trades
 
-    def metrics(self, column: int, mask: np.ndarray | None, periods: float) -> dict[str, float]:
-        table = compute_metrics(self.returns[:, [column]], self.weight[:, [column]], periods, mask)
+    def scores(self, name: str, mask: np.ndarray) -> np.ndarray:
+        """One metric for every combination over the bars of ``mask`` (NaN for none)."""
+        return compute_metrics(self.returns, self.periods, mask, weights=self.weights).values[name]
+
+    def measure(self, column: int, mask: np.ndarray) -> dict[str, Any]:
+        """The JSON metrics of one combination over the bars of ``mask``.
+
+        A window with no counted return has every metric null. ``annualised_meaningful`` is
+        false when the counted returns span less than ``min_years``.
+        """
+        weights = PortfolioWeights(self.weights.exposure[:, [column]], self.weights.traded[:, [column]])
+        table = compute_metrics(self.returns[:, [column]], self.periods, mask, weights=weights)
         values = table.row(0)
-        trades = self.trades
-        if mask is None:
-            mask = np.ones(self.value.shape[0], dtype=bool)
-        columns = range(column * self.n_symbols, (column + 1) * self.n_symbols)
-        values.update(trade_stats(trades[trades["col"].isin(columns)], mask))
-        return values
+        if table.years > 0:
+            trades = self.trades
+            columns = range(column * self.n_symbols, (column + 1) * self.n_symbols)
+            values.update(trade_stats(trades[trades["col"].isin(columns)], mask))
+        else:
+            values.update({"trades": float("nan"), "win_rate": float("nan")})
+        return {**_clean(values), ANNUALISED_FLAG: bool(table.years >= self.min_years)}
 
 
 def run_backtest(
@@ -206,7 +249,7 @@ def run_backtest(
             position_size=strategy.position_size,
             funding_rates=funding,
         )
-        return _Book(sim, len(symbols))
+        return _Book(sim, len(symbols), periods, strategy.min_annualised_years)
 
     progress(f"simulating {len(combos)} combination(s) x {len(symbols)} symbol(s)")
     book = run(positions)
@@ -214,20 +257,20 @@ def run_backtest(
     benchmark = run(hold)
 
     def objective_scores(mask: np.ndarray) -> np.ndarray:
-        scores = compute_metrics(book.returns, book.weight, periods, mask).values[strategy.objective]
-        return np.nan_to_num(scores, nan=-np.inf)
+        """The objective of every combination, rounded so that noise cannot break a tie."""
+        return _comparable(np.nan_to_num(book.scores(strategy.objective, mask), nan=-np.inf))
 
     progress("evaluating")
     chosen = int(np.argmax(objective_scores(window_mask(n_bars, windows["train"]))))
+    # A split of zero bars (a 0 fraction) is still reported, with null metrics.
     split_table = {
         split: {
-            **_window_dates(index, window),
+            **(_window_dates(index, window) if len(window) else {"start": None, "end": None}),
             "bars": len(window),
-            "strategy": _clean(book.metrics(chosen, window_mask(n_bars, window), periods)),
-            "benchmark": _clean(benchmark.metrics(0, window_mask(n_bars, window), periods)),
+            "strategy": book.measure(chosen, window_mask(n_bars, window)),
+            "benchmark": benchmark.measure(0, window_mask(n_bars, window)),
         }
         for split, window in windows.items()
-        if len(window)
     }
 
     walk_forward, stitched = None, None
@@ -255,15 +298,15 @@ def run_backtest(
                     "out_of_sample": _window_dates(index, fold.out_of_sample),
                     "params": describe(combos[best], strategy.grid),
                     "in_sample_objective": _clean({"v": in_sample_score})["v"],
-                    "strategy": _clean(stitched.metrics(0, oos, periods)),
-                    "benchmark": _clean(benchmark.metrics(0, oos, periods)),
+                    "strategy": stitched.measure(0, oos),
+                    "benchmark": benchmark.measure(0, oos),
                 }
             )
         walk_forward = {
             "mode": strategy.walk_forward.mode,
             "folds": fold_rows,
-            "stitched": _clean(stitched.metrics(0, evaluation_mask, periods)),
-            "benchmark": _clean(benchmark.metrics(0, evaluation_mask, periods)),
+            "stitched": stitched.measure(0, evaluation_mask),
+            "benchmark": benchmark.measure(0, evaluation_mask),
         }
 
     # Regimes describe the market: the equal-weighted closes of the traded symbols.
@@ -277,12 +320,16 @@ def run_backtest(
         "threshold": strategy.regimes.threshold,
         "table": {},
     }
-    for label in REGIMES:
+    # Bars before the first label is known form a warm-up row, so the rows' bars add up to
+    # every evaluated bar; a regime the evaluated bars never visit has null metrics.
+    for label in (*REGIMES, WARMUP):
         mask = evaluation_mask & (regime == label)
+        if label == WARMUP and not mask.any():
+            continue
         regime_table["table"][label] = {
             "bars": int(mask.sum()),
-            "strategy": _clean(evaluated.metrics(evaluated_column, mask, periods)) if mask.any() else None,
-            "benchmark": _clean(benchmark.metrics(0, mask, periods)) if mask.any() else None,
+            "strategy": evaluated.measure(evaluated_column, mask),
+            "benchmark": benchmark.measure(0, mask),
         }
 
     # A model trained on data up to its cutoff may have seen what followed each earlier bar:
@@ -291,12 +338,10 @@ def run_backtest(
     if combined.knowledge_cutoff is not None:
         pre_cutoff = bars_through(index, combined.knowledge_cutoff)
         cutoff_windows = {
-            "test": _cutoff_window(book, chosen, benchmark, window_mask(n_bars, windows["test"]), pre_cutoff, periods)
+            "test": _cutoff_window(book, chosen, benchmark, window_mask(n_bars, windows["test"]), pre_cutoff)
         }
         if stitched is not None:
-            cutoff_windows["walk_forward"] = _cutoff_window(
-                stitched, 0, benchmark, evaluation_mask, pre_cutoff, periods
-            )
+            cutoff_windows["walk_forward"] = _cutoff_window(stitched, 0, benchmark, evaluation_mask, pre_cutoff)
         knowledge_cutoff = {
             "cutoff": combined.knowledge_cutoff.isoformat(),
             "flagged_bars": int(pre_cutoff.sum()),
@@ -314,10 +359,10 @@ def run_backtest(
         row: dict[str, Any] = {
             "multiplier": float(multiplier),
             "costs": costs.scaled(multiplier).as_dict(),
-            "test": _clean(run(chosen_positions, multiplier).metrics(0, test_mask, periods)),
+            "test": run(chosen_positions, multiplier).measure(0, test_mask),
         }
         if stitched is not None:
-            row["walk_forward"] = _clean(run(stitched_frame, multiplier).metrics(0, evaluation_mask, periods))
+            row["walk_forward"] = run(stitched_frame, multiplier).measure(0, evaluation_mask)
         cost_rows.append(row)
 
     train_scores = objective_scores(window_mask(n_bars, windows["train"]))
@@ -356,4 +401,5 @@ def run_backtest(
         curves=curves,
         data_hashes={symbol: bars_hash(frame) for symbol, frame in bars.items()},
         knowledge_cutoff=knowledge_cutoff,
+        min_annualised_years=float(strategy.min_annualised_years),
     )

@@ -1,7 +1,20 @@
 """Performance metrics, vectorised over many equity curves at once.
 
-All metrics are computed on bar returns of an equity curve inside a window; the first bar
-of a window earns its return from the previous close, so windows tile without gaps.
+All metrics are computed on bar returns of an equity curve inside a window. A bar's return
+runs from the previous close to its own close, so windows tile without gaps: a window that
+starts at bar k > 0 keeps bar k's return from bar k-1's close. The series' first bar has no
+previous close, hence no return (NaN from :func:`bar_returns`); it is not counted anywhere,
+neither in the means and deviations nor in the year count.
+
+Conventions (docs/index.md, "How the numbers are computed", says why):
+
+- bars per year are observed from the data (:func:`bars_per_year`), and years are the number
+  of counted returns over them, so CAGR over the whole history uses its calendar span;
+- Sharpe and Sortino use a zero risk-free rate, the sample standard deviation (``ddof=1``)
+  and the downside deviation below zero over every counted bar (``ddof=0``), scaled by
+  ``sqrt(bars per year)``; volatility is the same deviation scaled the same way;
+- exposure is gross, at portfolio level: sum over symbols of ``|weight|``, averaged over bars;
+- turnover is one-way: half the value bought and sold per year, as a multiple of equity.
 """
 
 from __future__ import annotations
@@ -49,73 +62,122 @@ def bars_per_year(index: pd.DatetimeIndex) -> float:
 
 
 def bar_returns(value: np.ndarray) -> np.ndarray:
-    """Simple returns per bar (bars x curves); the first bar's return is 0."""
-    returns = np.zeros_like(value)
+    """Simple returns per bar (bars x curves); the first bar has none (NaN: no previous close)."""
+    returns = np.full(value.shape, np.nan)
     returns[1:] = value[1:] / value[:-1] - 1.0
     return returns
 
 
+#: Metrics that extrapolate a window to a year; over a short window they are not meaningful.
+ANNUALISED: tuple[str, ...] = ("cagr", "sharpe", "sortino", "volatility", "turnover")
+#: The key, in a window's metrics, that says whether its annualised figures mean anything.
+ANNUALISED_FLAG = "annualised_meaningful"
+
+
 @dataclass(frozen=True)
 class MetricTable:
-    """Metric name -> one value per curve."""
+    """Metric name -> one value per curve, and the years the counted returns span."""
 
     values: dict[str, np.ndarray]
+    years: float = float("nan")
 
     def row(self, i: int) -> dict[str, float]:
         return {name: float(column[i]) for name, column in self.values.items()}
 
 
+@dataclass(frozen=True)
+class PortfolioWeights:
+    """Per bar, per portfolio (bars x portfolios): gross exposure held and fraction of equity traded."""
+
+    exposure: np.ndarray
+    traded: np.ndarray
+
+
+def portfolio_weights(sleeve_value: np.ndarray, sleeve_weight: np.ndarray, n_symbols: int) -> PortfolioWeights:
+    """Portfolio-level exposure and traded fraction from per-symbol sleeves.
+
+    ``sleeve_value`` and ``sleeve_weight`` are bars x (portfolios * ``n_symbols``), symbols
+    varying fastest: each sleeve's equity at each close and the signed target weight in force
+    after each bar's fill (a fraction of the sleeve). A portfolio's value is the sum of its
+    sleeves, so a symbol's weight in the portfolio is its sleeve weight times the sleeve's
+    share of the portfolio's value. The share is taken at the previous close (the equal split
+    of the capital at the first bar), the last value known when the fill is sized.
+
+    Traded at bar t = sum over symbols of ``|w(t) - w(t-1)| * share``: a flip from +1 to -1
+    trades twice the sleeve, and opposite trades in two symbols add up instead of cancelling.
+    Price drift between fills is not traded (no order rebalances it), so it is not turnover.
+    Exposure = sum over symbols of ``|w(t)| * share``, the gross exposure held during bar t.
+    """
+    n_bars = sleeve_value.shape[0]
+    value = sleeve_value.reshape(n_bars, -1, n_symbols)
+    weight = sleeve_weight.reshape(n_bars, -1, n_symbols)
+    share = np.full(value.shape, 1.0 / n_symbols)
+    if n_bars > 1:
+        previous = value[:-1]
+        total = previous.sum(axis=2, keepdims=True)
+        with np.errstate(divide="ignore", invalid="ignore"):
+            share[1:] = np.where(total != 0, previous / total, 1.0 / n_symbols)
+    change = np.diff(weight, axis=0, prepend=np.zeros((1, *weight.shape[1:])))
+    return PortfolioWeights(
+        exposure=(np.abs(weight) * share).sum(axis=2),
+        traded=(np.abs(change) * share).sum(axis=2),
+    )
+
+
 def compute_metrics(
     returns: np.ndarray,
-    weights: np.ndarray | None,
     periods_per_year: float,
     mask: np.ndarray | None = None,
+    *,
+    weights: PortfolioWeights | None = None,
 ) -> MetricTable:
     """Metrics for each column of ``returns`` (bars x curves) over the bars where ``mask`` is true.
 
-    ``weights`` (bars x curves, gross exposure held during each bar, in [0, 1]) gives exposure
-    and turnover; without it they are NaN. Masked-out bars count as flat for the equity curve,
-    which is what a regime or fold table means: only those bars' returns.
+    Only bars with a return count: a NaN row (the series' first bar) is left out of every
+    figure and of the year count, so a window of ``n`` bars starting at bar 0 is judged on
+    ``n - 1`` returns. A window with no counted bar has every metric NaN (null in JSON).
+    ``weights`` (:func:`portfolio_weights`) gives exposure and turnover; without it they are
+    NaN. Masked-out bars count as flat for the equity curve, which is what a regime or fold
+    table means: only those bars' returns.
     """
+    counted = ~np.isnan(returns).any(axis=1)
     if mask is not None:
-        returns = np.where(mask[:, None], returns, 0.0)
-        n = int(mask.sum())
-    else:
-        n = returns.shape[0]
-    n = max(n, 1)
-    equity = np.cumprod(1.0 + returns, axis=0)
+        counted &= mask
+    n = int(counted.sum())
+    if n == 0:
+        return MetricTable({name: np.full(returns.shape[1], np.nan) for name in METRICS}, years=0.0)
+    selected = returns[counted]
+    flat = np.where(counted[:, None], returns, 0.0)
+    equity = np.cumprod(1.0 + flat, axis=0)
     total = equity[-1] - 1.0
     years = n / periods_per_year
+    nan = np.full(returns.shape[1], np.nan)
     with np.errstate(divide="ignore", invalid="ignore", over="ignore"):
         cagr = np.where(equity[-1] > 0, equity[-1] ** (1.0 / years) - 1.0, -1.0)
-        selected = returns if mask is None else returns[mask]
-        mean = selected.mean(axis=0) if len(selected) else np.zeros(returns.shape[1])
-        std = selected.std(axis=0, ddof=1) if len(selected) > 1 else np.full(returns.shape[1], np.nan)
-        downside = np.sqrt((np.minimum(selected, 0.0) ** 2).mean(axis=0)) if len(selected) else np.nan
-        sharpe = np.where(std > 0, mean / std * np.sqrt(periods_per_year), 0.0)
-        sortino = np.where(downside > 0, mean / downside * np.sqrt(periods_per_year), 0.0)
+        mean = selected.mean(axis=0)
+        # One return has no spread: volatility and the ratios need two.
+        std = selected.std(axis=0, ddof=1) if n > 1 else nan
+        downside = np.sqrt((np.minimum(selected, 0.0) ** 2).mean(axis=0))
+        scale = np.sqrt(periods_per_year)
+        # A curve that never moves has no risk and no return: its ratios are 0, not NaN.
+        sharpe = np.where(std > 0, mean / std * scale, np.where(std == 0, 0.0, np.nan))
+        sortino = np.where(downside > 0, mean / downside * scale, 0.0) if n > 1 else nan
     peak = np.maximum.accumulate(equity, axis=0)
-    max_drawdown = (equity / peak - 1.0).min(axis=0)
     values = {
         "total_return": total,
         "cagr": cagr,
         "sharpe": sharpe,
         "sortino": sortino,
-        "max_drawdown": max_drawdown,
-        "volatility": (std * np.sqrt(periods_per_year)) if len(selected) > 1 else np.full(returns.shape[1], np.nan),
+        "max_drawdown": (equity / peak - 1.0).min(axis=0),
+        "volatility": std * scale,
     }
     if weights is not None:
-        held = np.abs(weights)
-        traded = np.abs(np.diff(np.vstack([np.zeros((1, weights.shape[1])), weights]), axis=0))
-        if mask is not None:
-            held = held[mask]
-            traded = traded[mask]
-        values["exposure"] = held.mean(axis=0) if len(held) else np.zeros(returns.shape[1])
-        # Annual one-way traded value as a multiple of equity.
-        values["turnover"] = traded.sum(axis=0) / 2.0 / years
+        values["exposure"] = weights.exposure[counted].mean(axis=0)
+        # One-way: a round trip of the whole equity (buy 1, sell 1) is a turnover of 1.
+        values["turnover"] = weights.traded[counted].sum(axis=0) / 2.0 / years
     else:
-        values["exposure"] = values["turnover"] = np.full(returns.shape[1], np.nan)
-    return MetricTable(values)
+        values["exposure"] = values["turnover"] = nan.copy()
+    return MetricTable(values, years=years)
 
 
 def window_mask(n_bars: int, window: Window) -> np.ndarray:

@@ -26,8 +26,8 @@ import numpy as np
 import pandas as pd
 
 from fintrade import __version__
-from fintrade.metrics import METRICS, TRADE_METRICS
-from fintrade.regimes import REGIMES
+from fintrade.metrics import ANNUALISED, ANNUALISED_FLAG, METRICS, TRADE_METRICS
+from fintrade.regimes import REGIMES, WARMUP
 
 if TYPE_CHECKING:
     from fintrade.evaluation import BacktestResult
@@ -53,6 +53,9 @@ METRIC_LABELS = {
     "win_rate": "Win rate",
 }
 MISSING = "–"
+#: Shown instead of an annualised figure over a window too short for it to mean anything.
+NOT_MEANINGFUL = "n/m"
+REGIME_LABELS = {WARMUP: "warm-up"}
 
 LINE_COLOURS = {
     "strategy": "#2563eb",
@@ -212,6 +215,7 @@ th { background: #f3f4f6; text-align: left; white-space: nowrap; }
 td { white-space: nowrap; }
 td.num { text-align: right; font-variant-numeric: tabular-nums; }
 td.neg { color: #b91c1c; }
+td.nm { color: #9ca3af; }
 tr.benchmark td.num, tr.benchmark td.series { color: #6b7280; }
 tr.chosen td { background: #eff6ff; }
 footer { margin-top: 32px; border-top: 1px solid #e5e7eb; padding-top: 8px; font-size: 12.5px; color: #6b7280; }
@@ -645,15 +649,22 @@ def _metric_columns(rows: Sequence[Mapping[str, Any] | None]) -> list[str]:
     present: dict[str, None] = {}
     for row in rows:
         present.update(dict.fromkeys(row or {}))
+    present.pop(ANNUALISED_FLAG, None)  # a property of the window, shown in the cells it concerns
     known = [name for name in (*METRICS, *TRADE_METRICS) if name in present]
     return known + [name for name in present if name not in known]
 
 
 def _metric_cells(values: Mapping[str, Any] | None, columns: Sequence[str]) -> str:
+    short = (values or {}).get(ANNUALISED_FLAG) is False
     cells = []
     for name in columns:
         value = (values or {}).get(name)
         number = _finite(value)
+        if short and name in ANNUALISED and number is not None:
+            # The figure stays in the tooltip (and the JSON); the cell says it means nothing.
+            title = f"{format_metric(name, value)}, annualised from a window too short to mean anything"
+            cells.append(f'<td class="num nm" title="{_e(title)}">{NOT_MEANINGFUL}</td>')
+            continue
         negative = " neg" if number is not None and number < 0 and name in ("total_return", "cagr", "sharpe") else ""
         cells.append(f'<td class="num{negative}">{_e(format_metric(name, value))}</td>')
     return "".join(cells)
@@ -781,7 +792,7 @@ def _regimes_table(result: BacktestResult) -> str:
     for label in [*(r for r in REGIMES if r in table), *(r for r in table if r not in REGIMES)]:
         row = table[label]
         swatch = f'<span class="swatch band c-{_e(label)}"></span> ' if label in REGIME_COLOURS else ""
-        leading = [(swatch + _e(label), False), (_e(row.get("bars", MISSING)), True)]
+        leading = [(swatch + _e(REGIME_LABELS.get(label, label)), False), (_e(row.get("bars", MISSING)), True)]
         pairs = [("strategy", row.get("strategy")), ("benchmark", row.get("benchmark"))]
         rows += _pair_rows(f'data-regime="{_e(label)}"', leading, pairs, columns)
     evaluated_on = str(regimes.get("evaluated_on", ""))
@@ -791,7 +802,7 @@ def _regimes_table(result: BacktestResult) -> str:
     caption = (
         f"On the {_e(evaluated)} bars. A bar's regime is the equal-weight market's trailing "
         f"{_e(regimes.get('window', MISSING))}-bar return known before the bar: above +{_e(threshold_text)} bull, "
-        f"below −{_e(threshold_text)} bear, otherwise sideways."
+        f"below −{_e(threshold_text)} bear, otherwise sideways; warm-up bars come before the first label is known."
     )
     return _table("regimes", "Regimes", caption, _head_cells(["Regime", "Bars", "Series"], columns), rows)
 
@@ -866,8 +877,23 @@ def _cutoff_table(result: BacktestResult) -> str:
     return _table("cutoff", "Knowledge cutoff", caption, head, rows)
 
 
+def _flags_short_window(node: Any) -> bool:
+    if isinstance(node, Mapping):
+        return node.get(ANNUALISED_FLAG) is False or any(_flags_short_window(value) for value in node.values())
+    if isinstance(node, list):
+        return any(_flags_short_window(value) for value in node)
+    return False
+
+
 def _tables(result: BacktestResult) -> str:
-    parts = [_comparison_table(result)] if result.comparison else []
+    parts = []
+    if _flags_short_window(result.to_dict()):
+        parts.append(
+            f"<p class=muted>{NOT_MEANINGFUL}: an annualised figure (CAGR, volatility, Sharpe, Sortino, turnover) "
+            f"over a window shorter than {_e(f'{result.min_annualised_years:g}')} years, where extrapolating to "
+            "a year means nothing; the figure is in the cell's tooltip and in the JSON.</p>\n"
+        )
+    parts += [_comparison_table(result)] if result.comparison else []
     parts.append(_splits_table(result))
     if result.knowledge_cutoff:
         parts.append(_cutoff_table(result))

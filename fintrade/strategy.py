@@ -95,6 +95,9 @@ class Strategy:
     walk_forward: ClassVar[WalkForward | None] = WalkForward()
     regimes: ClassVar[Regimes] = Regimes()
     cost_multipliers: ClassVar[Sequence[float]] = (0.0, 1.0, 2.0)
+    #: Windows shorter than this many years have their annualised figures (CAGR, volatility,
+    #: Sharpe, Sortino, turnover) flagged as not meaningful: a quarter extrapolated is noise.
+    min_annualised_years: ClassVar[float] = 0.25
 
     #: Other signal sets run exactly like this strategy and shown side by side with it:
     #: ``{"lexicon": [signal("lexicon")], "momentum": [signal("momentum", lookback=20)]}``.

@@ -4,10 +4,15 @@ from __future__ import annotations
 
 from typing import Any
 
-from rich.console import Console
+from rich.console import Console, RenderableType
 from rich.table import Table
 
 from fintrade.evaluation import BacktestResult
+from fintrade.metrics import ANNUALISED, ANNUALISED_FLAG
+from fintrade.regimes import WARMUP
+
+#: Shown instead of an annualised figure over a window too short for it to mean anything.
+NOT_MEANINGFUL = "n/m"
 
 # Short headers keep the tables readable in an 80-column terminal.
 COLUMNS = (
@@ -38,17 +43,46 @@ def params_text(params: dict[str, Any]) -> str:
     return " ".join(f"{name}={value}" for name, value in zip(names, params.values(), strict=True))
 
 
+def _cell(metrics: dict[str, Any], key: str, kind: str) -> str:
+    if key in ANNUALISED and metrics.get(ANNUALISED_FLAG) is False and metrics.get(key) is not None:
+        return NOT_MEANINGFUL
+    return _format(metrics.get(key), kind)
+
+
 def _metric_table(title: str, label: str, rows: list[tuple[str, dict[str, Any] | None]]) -> Table:
     table = Table(title=title, title_justify="left", padding=(0, 1), pad_edge=False)
     table.add_column(label, no_wrap=True)
     for _, header, _ in COLUMNS:
-        table.add_column(header, justify="right")
+        table.add_column(header, justify="right", no_wrap=True)
+    short = False
     for name, metrics in rows:
         if metrics is None:
             table.add_row(name, *["–"] * len(COLUMNS))
         else:
-            table.add_row(name, *(_format(metrics.get(key), kind) for key, _, kind in COLUMNS))
+            table.add_row(name, *(_cell(metrics, key, kind) for key, _, kind in COLUMNS))
+            short |= metrics.get(ANNUALISED_FLAG) is False
+    if short:
+        table.caption = f"{NOT_MEANINGFUL}: annualised over a window shorter than min_annualised_years"
+        table.caption_justify = "left"
     return table
+
+
+def _print(console: Console, renderable: RenderableType) -> None:
+    """Print in full: piped or logged output gets the width a table needs, and lines do not wrap.
+
+    A terminal keeps its own width; anything else (a file, a pipe, a CI log) has no width to
+    respect, and rich would otherwise squeeze the tables to 80 columns and cut headers short.
+    """
+    if console.is_terminal or isinstance(renderable, str):
+        console.print(renderable, soft_wrap=not console.is_terminal)
+        return
+    needed = console.measure(renderable, options=console.options.update_width(10_000)).maximum
+    width = console.width
+    console.width = max(width, needed)
+    try:
+        console.print(renderable)
+    finally:
+        console.width = width
 
 
 WINDOW_NAMES = {"test": "test", "walk_forward": "wf stitched"}
@@ -62,9 +96,10 @@ def print_cutoff(cutoff: dict[str, Any], console: Console) -> None:
     counts = ", ".join(
         f"{row['flagged_bars']} of {row['bars']} {sentence_names.get(name, name)} bars" for name, row in windows.items()
     )
-    console.print(
+    _print(
+        console,
         f"[yellow]knowledge cutoff:[/yellow] a signal model was trained on data up to {cutoff['cutoff'][:10]}; "
-        f"{counts} fall at or before it (the model may have seen what came next)"
+        f"{counts} fall at or before it (the model may have seen what came next)",
     )
     rows: list[tuple[str, dict[str, Any] | None]] = []
     for name, row in windows.items():
@@ -74,45 +109,48 @@ def print_cutoff(cutoff: dict[str, Any], console: Console) -> None:
             (f"{label}, after cutoff", row["after_cutoff"]),
             (f"{label} b&h, after", row["benchmark_after_cutoff"]),
         ]
-    console.print(_metric_table("Knowledge cutoff: with and without the flagged bars", "window", rows))
+    _print(console, _metric_table("Knowledge cutoff: with and without the flagged bars", "window", rows))
 
 
 def print_summary(result: BacktestResult, console: Console) -> None:
-    console.print(
+    _print(
+        console,
         f"[bold]{result.strategy}[/bold]: {', '.join(result.symbols)} | {result.start[:10]} to {result.end[:10]} "
         f"| {result.bars} bars | {result.combinations} combination(s), chosen on train by {result.objective}: "
-        f"{params_text(result.chosen)}"
+        f"{params_text(result.chosen)}",
     )
     for warning in result.warnings:
-        console.print(f"[yellow]warning:[/yellow] {warning}")
+        _print(console, f"[yellow]warning:[/yellow] {warning}")
     if result.knowledge_cutoff:
         print_cutoff(result.knowledge_cutoff, console)
     if result.comparison:
         window = {"walk-forward": "walk-forward out-of-sample", "test": "test"}[result.comparison["evaluated_on"]]
         compared = [(f"{row['name']} ({row['kind']})", row) for row in result.comparison["rows"]]
-        console.print(_metric_table(f"Side by side, on the {window} bars", "series", compared))
+        _print(console, _metric_table(f"Side by side, on the {window} bars", "series", compared))
     split_rows: list[tuple[str, dict[str, Any] | None]] = []
     for split, row in result.splits.items():
         split_rows += [(split, row["strategy"]), (f"{split} b&h", row["benchmark"])]
-    console.print(_metric_table("Splits (parameters chosen on train)", "split", split_rows))
+    _print(console, _metric_table("Splits (parameters chosen on train)", "split", split_rows))
     if result.walk_forward:
         wf = result.walk_forward
         fold_rows: list[tuple[str, dict[str, Any] | None]] = [(f"fold {f['fold']}", f["strategy"]) for f in wf["folds"]]
         fold_rows += [("stitched", wf["stitched"]), ("b&h", wf["benchmark"])]
-        console.print(_metric_table(f"Walk-forward ({wf['mode']}), out of sample", "fold", fold_rows))
+        _print(console, _metric_table(f"Walk-forward ({wf['mode']}), out of sample", "fold", fold_rows))
         for fold in wf["folds"]:
             oos = fold["out_of_sample"]
-            console.print(
-                f"  fold {fold['fold']}: {oos['start'][:10]} to {oos['end'][:10]} with {params_text(fold['params'])}"
+            _print(
+                console,
+                f"  fold {fold['fold']}: {oos['start'][:10]} to {oos['end'][:10]} with {params_text(fold['params'])}",
             )
     regime_rows: list[tuple[str, dict[str, Any] | None]] = []
     for regime, row in result.regimes["table"].items():
-        regime_rows += [(f"{regime} ({row['bars']})", row["strategy"]), (f"{regime} b&h", row["benchmark"])]
+        name = "warm-up" if regime == WARMUP else regime
+        regime_rows += [(f"{name} ({row['bars']})", row["strategy"]), (f"{name} b&h", row["benchmark"])]
     evaluated_on = {"walk_forward": "walk-forward out-of-sample", "test": "test"}[result.regimes["evaluated_on"]]
-    console.print(_metric_table(f"Regimes, on the {evaluated_on} bars", "regime", regime_rows))
+    _print(console, _metric_table(f"Regimes, on the {evaluated_on} bars", "regime", regime_rows))
     cost_rows: list[tuple[str, dict[str, Any] | None]] = []
     for row in result.cost_sensitivity:
         cost_rows.append((f"{row['multiplier']:g}x test", row["test"]))
         if "walk_forward" in row:
             cost_rows.append((f"{row['multiplier']:g}x wf", row["walk_forward"]))
-    console.print(_metric_table("Cost sensitivity (test split, walk-forward)", "costs", cost_rows))
+    _print(console, _metric_table("Cost sensitivity (test split, walk-forward)", "costs", cost_rows))
