@@ -6,6 +6,7 @@ the server's request log is the ground truth for what was downloaded.
 
 from __future__ import annotations
 
+import contextlib
 import warnings
 from collections.abc import Iterator
 from pathlib import Path
@@ -20,7 +21,7 @@ from fintrade.costs import Costs
 from fintrade.errors import ConfigError, DataError
 from fintrade.types import BarsRequest
 from tests.loopback.bybit import HOUR_MS, BybitMarket, boundary_fault, start_bybit
-from tests.loopback.server import Fault, LoopbackServer, Response
+from tests.loopback.server import UNRESOLVABLE_URL, Fault, LoopbackServer, Response, refusing_url
 
 pytest.importorskip("ccxt")
 
@@ -327,6 +328,38 @@ def test_a_permanent_500_gives_one_clear_error_after_bounded_attempts(bybit: Loo
     )
     assert "500" in message and "\n" not in message
     assert len(kline_queries(bybit)) == 3
+    assert BarCache(cache_dir).entries() == []
+
+
+@pytest.mark.parametrize(
+    ("unreachable", "reason"),
+    [("refused", "connection refused"), ("unresolvable", "DNS lookup failed")],
+)
+def test_an_unreachable_host_fails_at_once_naming_the_cause_and_suggesting_offline(
+    unreachable: str, reason: str, monkeypatch: pytest.MonkeyPatch, cache_dir: Path, sleeps: list[float]
+) -> None:
+    attempts: list[str] = []
+    real = bybit_client.with_retries
+
+    def counting(call: Any, what: str, *args: Any, **kwargs: Any) -> Any:
+        def counted() -> Any:
+            attempts.append(what)
+            return call()
+
+        return real(counted, what, *args, **kwargs)
+
+    monkeypatch.setattr(bybit_client, "with_retries", counting)
+    with contextlib.ExitStack() as stack:
+        url = stack.enter_context(refusing_url()) if unreachable == "refused" else UNRESOLVABLE_URL
+        monkeypatch.setenv("FINTRADE_BYBIT_URL", url)
+        with pytest.raises(DataError) as failure:
+            load("BTC/USDT", "1d", "2022-01-01", "2022-02-01", retries=5)
+    host = url.removeprefix("http://")
+    assert str(failure.value) == (
+        f"bybit markets: could not reach {host} ({reason}); "
+        "check the network connection, or run with --offline to use only what is cached"
+    )
+    assert attempts == ["bybit markets"] and sleeps == []  # of 5 allowed: no retry, no wait
     assert BarCache(cache_dir).entries() == []
 
 

@@ -8,6 +8,7 @@ a row before the plugin's own retries see it.
 
 from __future__ import annotations
 
+import contextlib
 import json
 import os
 import subprocess
@@ -24,7 +25,7 @@ import pytest
 from fintrade.cache import DataWarning
 from fintrade.errors import ConfigError, DataError
 from fintrade.types import DOCUMENT_COLUMNS, BarsRequest, DocumentsRequest
-from tests.loopback.server import Fault, LoopbackServer, Query
+from tests.loopback.server import UNRESOLVABLE_URL, Fault, LoopbackServer, Query, refusing_url
 from tests.loopback.yahoo import CHART, EXCHANGE_TZ, NEWS, daily_series, news_items, start_yahoo_server
 
 pytest.importorskip("yfinance")  # the `yahoo` extra
@@ -249,6 +250,48 @@ def test_body_cut_short_is_retried_then_a_clear_error(yahoo: LoopbackServer, tmp
         load(("JNJ",), "2019-01-01", "2019-03-01", attempts=2)
     assert len(history(yahoo)) == 2
     assert not cache_file(tmp_path, "JNJ").exists()
+
+
+def count_attempts(monkeypatch: pytest.MonkeyPatch) -> list[str]:
+    """The attempts the plugin's retry loop makes, one entry (its ``what``) per attempt."""
+    from fintrade_yahoo import client
+
+    attempts: list[str] = []
+    real = client.with_retries
+
+    def counting(call: Any, what: str, *args: Any, **kwargs: Any) -> Any:
+        def counted() -> Any:
+            attempts.append(what)
+            return call()
+
+        return real(counted, what, *args, **kwargs)
+
+    monkeypatch.setattr(client, "with_retries", counting)
+    return attempts
+
+
+@pytest.mark.parametrize(
+    ("unreachable", "reason"),
+    [("refused", "connection failed"), ("unresolvable", "DNS lookup failed")],
+)
+def test_an_unreachable_host_fails_at_once_suggesting_offline(
+    unreachable: str, reason: str, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setenv("FINTRADE_CACHE_DIR", str(tmp_path / "cache"))
+    monkeypatch.delenv("FINTRADE_OFFLINE", raising=False)
+    attempts = count_attempts(monkeypatch)
+    with contextlib.ExitStack() as stack:
+        url = stack.enter_context(refusing_url()) if unreachable == "refused" else UNRESOLVABLE_URL
+        monkeypatch.setenv("FINTRADE_YAHOO_URL", url)
+        with pytest.raises(DataError) as error:
+            load(("MSFT",), "2019-01-01", "2019-03-01", attempts=5)
+    host = url.removeprefix("http://")
+    assert str(error.value) == (
+        f"source 'yahoo', symbol 'MSFT', interval 1d: could not reach {host} ({reason}); "
+        "check the network connection, or run with --offline to use only what is cached"
+    )
+    assert len(attempts) == 1  # of 5 allowed: no retry
+    assert not cache_file(tmp_path, "MSFT").exists()
 
 
 def test_unknown_symbol_is_a_clear_error(yahoo: LoopbackServer) -> None:

@@ -6,7 +6,8 @@ One place decides how fintrade talks to Bybit:
 - where the requests go (``FINTRADE_BYBIT_URL`` replaces every entry of ccxt's
   ``urls['api']``, for a proxy, a mirror or the test suite's loopback server);
 - what is retried (timeouts, dropped connections, HTTP 429/403/5xx, Bybit's "system busy"
-  codes, and malformed or truncated JSON) and for how long, honouring ``Retry-After``;
+  codes, and malformed or truncated JSON) and for how long, honouring ``Retry-After``, and
+  what is not: a host that does not resolve or refuses the connection fails at once;
 - how failures read: one line naming the request, never a ccxt traceback.
 
 ccxt is imported inside functions: it is an optional extra (``pip install 'fintrade[bybit]'``)
@@ -19,13 +20,14 @@ import difflib
 import email.utils
 import functools
 import os
+import re
 import time
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import Any, TypeVar
 
 from fintrade.errors import ConfigError, DataError
-from fintrade.retry import Retryable, RetryPolicy, with_retries
+from fintrade.retry import Retryable, RetryPolicy, unreachable, with_retries
 
 T = TypeVar("T")
 
@@ -165,12 +167,21 @@ def _retry_after(exchange: Any) -> float | None:
     return None
 
 
+def _request_url(exc: BaseException, exchange: Any) -> str:
+    """The URL of the failed request: ccxt's message is ``"bybit GET <url>"``; else the API base."""
+    match = re.search(r"https?://\S+", str(exc))
+    if match:
+        return match.group(0)
+    return str(next(iter(exchange.urls["api"].values()), ""))
+
+
 def call(exchange: Any, what: str, request: Callable[[], T], settings: ClientSettings) -> T:
     """Run one ccxt request under the retry policy; failures become one clear ``DataError``.
 
-    Retried: timeouts, connection failures, HTTP 429/403/5xx (ccxt's NetworkError family),
-    Bybit's busy retCodes and malformed JSON. Not retried: an unknown symbol or any other
-    exchange error, which no amount of waiting fixes.
+    Retried: timeouts, dropped connections, HTTP 429/403/5xx (ccxt's NetworkError family),
+    Bybit's busy retCodes and malformed JSON. Not retried: a host that does not resolve or
+    refuses the connection (offline), an unknown symbol or any other exchange error, which no
+    amount of waiting fixes.
     """
     import ccxt
 
@@ -179,9 +190,15 @@ def call(exchange: Any, what: str, request: Callable[[], T], settings: ClientSet
             return request()
         except ccxt.BadSymbol as exc:
             raise DataError(f"{what}: Bybit does not know this symbol ({_one_line(exc)}); {SYMBOL_HINT}") from exc
-        except (ccxt.RateLimitExceeded, ccxt.DDoSProtection, ccxt.ExchangeNotAvailable) as exc:
-            raise Retryable(_one_line(exc), retry_after=_retry_after(exchange)) from exc
-        except (ccxt.NetworkError, ccxt.BadResponse) as exc:
+        except ccxt.NetworkError as exc:
+            # ccxt's message names only the request; the cause (DNS, refused) is in the chain.
+            cut_off = unreachable(exc, _request_url(exc, exchange))
+            if cut_off is not None:
+                raise DataError(f"{what}: {cut_off}") from exc
+            if isinstance(exc, ccxt.RateLimitExceeded | ccxt.DDoSProtection | ccxt.ExchangeNotAvailable):
+                raise Retryable(_one_line(exc), retry_after=_retry_after(exchange)) from exc
+            raise Retryable(_one_line(exc)) from exc
+        except ccxt.BadResponse as exc:
             raise Retryable(_one_line(exc)) from exc
         except ccxt.BaseError as exc:
             if any(code in str(exc) for code in BUSY_CODES):

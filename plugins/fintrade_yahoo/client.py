@@ -8,6 +8,8 @@ own that yfinance accepts (``yf.Ticker(symbol, session=...)``, the one hook it d
 The session records each request and what came back, and :func:`call_yahoo` diagnoses the
 last exchange with Yahoo's endpoint after the call:
 
+- a host name that does not resolve, or a refused connection -> :class:`~fintrade.retry.Unreachable`
+  at once (a ``DataError`` suggesting ``--offline``): no network is not worth five attempts;
 - a timeout, a dropped connection or a body cut short -> :class:`~fintrade.retry.Retryable`;
 - HTTP 429 -> ``Retryable`` honouring ``Retry-After``; HTTP 5xx -> ``Retryable``;
 - Yahoo's error document (404 ``Not Found`` for an unknown symbol, 422 for a range Yahoo
@@ -44,7 +46,7 @@ from urllib.parse import urlsplit, urlunsplit
 
 from fintrade.cache import cache_root
 from fintrade.errors import ConfigError, DataError
-from fintrade.retry import Retryable, RetryPolicy, with_retries
+from fintrade.retry import Retryable, RetryPolicy, unreachable, with_retries
 
 T = TypeVar("T")
 
@@ -223,6 +225,9 @@ def diagnose(exchange: Exchange) -> Exception | None:
     """What went wrong in one exchange: a ``Retryable``, a ``DataError``, or None when it went fine."""
     if exchange.error is not None:
         error = exchange.error
+        cut_off = unreachable(error, exchange.url)
+        if cut_off is not None:
+            return cut_off
         names = {cls.__name__ for cls in type(error).__mro__}
         detail = _short(str(error)) or type(error).__name__
         if names & {"Timeout", "ReadTimeout", "ConnectTimeout", "TimeoutError"}:

@@ -31,9 +31,11 @@ body)`` when one is given, and are recorded and faulted like GETs; without one t
 from __future__ import annotations
 
 import json
+import socket
 import threading
 import time
-from collections.abc import Callable, Mapping
+from collections.abc import Callable, Iterator, Mapping
+from contextlib import contextmanager
 from dataclasses import dataclass, field
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from typing import Any
@@ -195,3 +197,22 @@ class LoopbackServer:
                 pass  # keep test output clean
 
         return RequestHandler
+
+
+UNRESOLVABLE_URL = "http://nonexistent.invalid:8080"
+"""A base URL whose host name never resolves (``.invalid`` is reserved, RFC 2606)."""
+
+
+@contextmanager
+def refusing_url() -> Iterator[str]:
+    """A loopback base URL where every connection is refused.
+
+    The port stays bound (without listening) while the block runs, so no other process can
+    take it and answer: connecting to a bound socket that does not listen is refused at once.
+    """
+    sock = socket.socket(socket.AF_INET, socket.SOCK_STREAM)
+    try:
+        sock.bind(("127.0.0.1", 0))
+        yield f"http://127.0.0.1:{sock.getsockname()[1]}"
+    finally:
+        sock.close()
