@@ -164,7 +164,13 @@ class _Book:
         n_bars = simulation.value.shape[0]
         self.simulation = simulation
         self.value = simulation.value.reshape(n_bars, -1, n_symbols).sum(axis=2)
-        self.weights = portfolio_weights(simulation.value, simulation.weight, n_symbols)
+        orders = simulation.portfolio.orders.values
+        traded = np.bincount(
+            orders["idx"] * simulation.value.shape[1] + orders["col"],
+            weights=np.abs(orders["size"] * orders["price"]),
+            minlength=simulation.value.size,
+        ).reshape(simulation.value.shape)
+        self.weights = portfolio_weights(simulation.value, simulation.weight, traded, n_symbols)
         self.returns = bar_returns(self.value)
         self.n_symbols = n_symbols
         self.periods = periods

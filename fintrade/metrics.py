@@ -93,35 +93,35 @@ class PortfolioWeights:
     traded: np.ndarray
 
 
-def portfolio_weights(sleeve_value: np.ndarray, sleeve_weight: np.ndarray, n_symbols: int) -> PortfolioWeights:
+def portfolio_weights(
+    sleeve_value: np.ndarray, sleeve_weight: np.ndarray, sleeve_traded: np.ndarray, n_symbols: int
+) -> PortfolioWeights:
     """Portfolio-level exposure and traded fraction from per-symbol sleeves.
 
-    ``sleeve_value`` and ``sleeve_weight`` are bars x (portfolios * ``n_symbols``), symbols
-    varying fastest: each sleeve's equity at each close and the signed target weight in force
-    after each bar's fill (a fraction of the sleeve). A portfolio's value is the sum of its
-    sleeves, so a symbol's weight in the portfolio is its sleeve weight times the sleeve's
-    share of the portfolio's value. The share is taken at the previous close (the equal split
-    of the capital at the first bar), the last value known when the fill is sized.
+    The arrays are bars x (portfolios * ``n_symbols``), symbols varying fastest: each sleeve's
+    equity at each close, the signed target weight in force after each bar's fill (a fraction
+    of the sleeve), and the value its fills traded at each bar (``sum |units * price|``). A
+    portfolio's value is the sum of its sleeves, so a symbol's weight in the portfolio is its
+    sleeve weight times the sleeve's share of the portfolio's value.
 
-    Traded at bar t = sum over symbols of ``|w(t) - w(t-1)| * share``: a flip from +1 to -1
-    trades twice the sleeve, and opposite trades in two symbols add up instead of cancelling.
-    Price drift between fills is not traded (no order rebalances it), so it is not turnover.
-    Exposure = sum over symbols of ``|w(t)| * share``, the gross exposure held during bar t.
+    Traded at bar t = the fills' value over the portfolio's equity at the previous close (the
+    last value known when the fills are sized): the sum over symbols of ``|change in signed
+    portfolio weight|``. A flip from +1 to -1 trades twice the sleeve, and opposite trades in
+    two symbols add up instead of cancelling. Drift between fills is not traded, so it is not
+    turnover. Exposure = sum over symbols of ``|w(t)| * share``, with the share at the previous
+    close: the gross exposure the strategy holds during bar t.
     """
     n_bars = sleeve_value.shape[0]
     value = sleeve_value.reshape(n_bars, -1, n_symbols)
     weight = sleeve_weight.reshape(n_bars, -1, n_symbols)
+    total = value.sum(axis=2)
+    previous = np.vstack([total[:1], total[:-1]])  # the first bar: its own close (nothing earlier)
     share = np.full(value.shape, 1.0 / n_symbols)
-    if n_bars > 1:
-        previous = value[:-1]
-        total = previous.sum(axis=2, keepdims=True)
-        with np.errstate(divide="ignore", invalid="ignore"):
-            share[1:] = np.where(total != 0, previous / total, 1.0 / n_symbols)
-    change = np.diff(weight, axis=0, prepend=np.zeros((1, *weight.shape[1:])))
-    return PortfolioWeights(
-        exposure=(np.abs(weight) * share).sum(axis=2),
-        traded=(np.abs(change) * share).sum(axis=2),
-    )
+    with np.errstate(divide="ignore", invalid="ignore"):
+        if n_bars > 1:
+            share[1:] = np.where(total[:-1, :, None] != 0, value[:-1] / total[:-1, :, None], 1.0 / n_symbols)
+        traded = sleeve_traded.reshape(n_bars, -1, n_symbols).sum(axis=2) / previous
+    return PortfolioWeights(exposure=(np.abs(weight) * share).sum(axis=2), traded=traded)
 
 
 def compute_metrics(
