@@ -159,9 +159,10 @@ def compute_metrics(
         std = selected.std(axis=0, ddof=1) if n > 1 else nan
         downside = np.sqrt((np.minimum(selected, 0.0) ** 2).mean(axis=0))
         scale = np.sqrt(periods_per_year)
-        # A curve that never moves has no risk and no return: its ratios are 0, not NaN.
-        sharpe = np.where(std > 0, mean / std * scale, np.where(std == 0, 0.0, np.nan))
-        sortino = np.where(downside > 0, mean / downside * scale, 0.0) if n > 1 else nan
+        # No deviation: a curve that never moves has ratios of 0; a return without risk has none.
+        flat = np.where(mean == 0, 0.0, np.nan)
+        sharpe = np.where(std > 0, mean / std * scale, flat)
+        sortino = np.where(downside > 0, mean / downside * scale, flat) if n > 1 else nan
     peak = np.maximum.accumulate(equity, axis=0)
     values = {
         "total_return": total,

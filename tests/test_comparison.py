@@ -105,3 +105,16 @@ def test_cli_prints_the_side_by_side_table(tmp_path: Path, cli_runner: Callable[
     assert result.exit_code == 0, result.stderr
     assert "Side by side, on the test bars" in result.stdout
     assert "momentum (baseline)" in result.stdout
+    # Piped output: the whole table, with the win column filled for the series that trade.
+    assert "…" not in result.stdout
+    row = next(line for line in result.stdout.splitlines() if "momentum (baseline)" in line)
+    cells = [cell.strip() for cell in row.strip("│ ").split("│")]
+    assert len(cells) == 8 and cells[5].endswith("%"), cells  # series, return, CAGR, Sharpe, maxDD, win, ...
+
+
+def test_side_by_side_rows_carry_the_win_rate(compared: tuple[BacktestResult, dict]) -> None:
+    result, baselines = compared
+    rows = {row["name"]: row for row in result.comparison["rows"]}  # type: ignore[index]
+    assert rows["Crossover"]["win_rate"] == result.walk_forward["stitched"]["win_rate"] is not None
+    assert rows["rsi"]["win_rate"] == baselines["rsi"].walk_forward["stitched"]["win_rate"]
+    assert rows["buy-and-hold"]["win_rate"] is None  # buy-and-hold closes no trade
