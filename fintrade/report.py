@@ -776,7 +776,7 @@ def _comparison_table(result: BacktestResult) -> str:
         f"<td>{_e(row['kind'])}</td>{_metric_cells(row, columns)}</tr>"
         for row in rows_data
     ]
-    window = {"walk-forward": "walk-forward out-of-sample", "test": "test"}.get(comparison.get("evaluated_on"), "")
+    window = {"walk-forward": "walk-forward out-of-sample", "test": "test"}.get(str(comparison.get("evaluated_on")), "")
     caption = (
         f"The strategy and its baselines on the same {window} bars, with the same data, costs, splits, "
         "direction and sizing: only the signals differ."
