@@ -591,3 +591,61 @@ def test_smollm2_converts_once_and_trains(
     assert trained.manifest["base_model"]["architecture"] == "llama"
     assert mean(trained.result.step_losses[-2:]) < mean(trained.result.step_losses[:2]) + 0.5
     assert all(v == v for v in trained.result.step_losses)  # no NaN
+
+
+def test_a_library_failure_in_train_is_one_line(tmp_path: Path, cli_runner: Any) -> None:
+    import shutil
+
+    from fintrade_adapters.errors import TrainingFailedError
+    from fintrade_adapters.models import resolve_model
+
+    # MiniLM's config and tokenizer with a weights file that is not safetensors: the failure comes
+    # from inside safetensors while transformers loads the model, not from a fintrade check.
+    folder = tmp_path / "broken-minilm"
+    folder.mkdir()
+    for name in ("config.json", "tokenizer.json", "tokenizer_config.json", "vocab.txt", "special_tokens_map.json"):
+        shutil.copy(Path(resolve_model("minilm").path) / name, folder / name)
+    (folder / "model.safetensors").write_bytes(b"\xff" * 4096)
+    args = ["train", "--model", str(folder), "--dataset", "twitter-fin", "--limit", "64", "--max-steps", "1",
+            "--output", str(tmp_path / "out")]  # fmt: skip
+    result = cli_runner(args)
+    assert result.exit_code == 1
+    (line,) = result.stderr.strip().splitlines()
+    assert line.startswith("error: train failed: SafetensorError: ")
+    assert line.endswith(" (--traceback shows the stack)")
+    assert not (tmp_path / "out").exists()
+    # --traceback re-raises, with the library's own exception chained as the cause.
+    with pytest.raises(TrainingFailedError) as caught:
+        cli_runner(["--traceback", *args])
+    assert type(caught.value.__cause__).__name__ == "SafetensorError"
+
+
+def test_prefix_on_a_transformers_release_that_renamed_past_key_values(
+    tiny_csv: Path, tmp_path: Path, cli_runner: Any, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    # The lock keeps transformers below 5.24, so that release cannot be installed here: BertModel.forward
+    # is given 5.24's signature instead (past_key_values renamed to cache), the thing peft inspects.
+    import peft
+    import transformers
+
+    def forward_as_in_5_24(self: Any, input_ids: Any = None, attention_mask: Any = None, cache: Any = None) -> Any:
+        raise AssertionError("the check must refuse before any forward pass")
+
+    monkeypatch.setattr(transformers.BertModel, "forward", forward_as_in_5_24)
+    monkeypatch.setattr(transformers, "__version__", "5.24.0")
+    output = tmp_path / "out"
+    result = cli_runner(["train", "--model", "minilm", "--method", "prefix", "--dataset", "twitter-fin",
+                         "--output", str(output)])  # fmt: skip
+    assert result.exit_code == 1
+    assert result.stderr.strip().splitlines() == [
+        f"error: method 'prefix' cannot train model 'minilm' (classification) with transformers 5.24.0 and peft "
+        f"{peft.__version__}: BertModel.forward no longer takes past_key_values (renamed to cache in transformers "
+        "5.24), which peft's prefix tuning needs; install 'transformers<5.24' (fintrade's supported range) or use "
+        "--method lora"
+    ]
+    assert not output.exists()
+    # compare refuses before training anything, so no row is trained only to be thrown away.
+    compare = cli_runner(["compare", "--model", "minilm", "--dataset", "twitter-fin", "--methods", "lora,prefix",
+                          "--output", str(tmp_path / "compare")])  # fmt: skip
+    assert compare.exit_code == 1 and "method 'prefix' cannot train model 'minilm'" in compare.stderr
+    assert not (tmp_path / "compare").exists()

@@ -83,3 +83,21 @@ def test_compare_unknown_method_is_one_line_before_any_training(tmp_path: Path, 
     repeated = cli_runner(["compare", *TINY_FLAGS, "--methods", "lora,prefix,lora", "--output", str(output)])
     assert repeated.stderr.strip().splitlines() == ["error: --methods lists lora more than once"]
     assert not output.exists()
+
+
+def test_a_failing_method_keeps_the_rows_that_finished(tmp_path: Path, cli_runner: Any) -> None:
+    # LoRA-type methods adapt the named modules, which this model lacks, so the lora run fails once
+    # the model is loaded; prefix tuning ignores the option and finishes.
+    output = tmp_path / "compare"
+    args = ["compare", *TINY_FLAGS, "--methods", "prefix,lora", "--option", "target_modules=no_such_module"]
+    result = cli_runner([*args, "--output", str(output), "--json"])
+    assert result.exit_code == 1
+    assert result.stderr.strip().splitlines() == ["error: compare: 1 of 2 method(s) failed (lora); see above"]
+    prefix, lora = json.loads(result.stdout)
+    assert prefix["method"] == "prefix" and prefix["status"] == "finished" and 0 <= prefix["accuracy"] <= 1
+    assert (Path(prefix["artifact"]) / "fintrade_manifest.json").is_file()
+    assert lora["method"] == "lora" and lora["status"] == "failed"
+    assert lora["error"].startswith("method 'lora' cannot adapt model 'minilm': No modules were targeted")
+    table = cli_runner([*args, "--output", str(tmp_path / "again")], env={"COLUMNS": "200"})
+    assert table.exit_code == 1 and "prefix" in table.stdout
+    assert f"lora: failed: {lora['error']}" in table.stdout.splitlines()

@@ -15,6 +15,7 @@ from typing import Annotated, Any
 import typer
 
 from fintrade.errors import ConfigError
+from fintrade_adapters.errors import TrainingFailedError, one_line_failures
 from fintrade_adapters.models import quiet_libraries
 
 MODEL_HELP = "Base model: an alias (minilm, smollm2, mpnet), a local folder, or a hub id (owner/name)."
@@ -89,6 +90,7 @@ def _print_table(title: str, columns: list[str], rows: list[list[Any]]) -> None:
     Console().print(table)
 
 
+@one_line_failures("train")
 def train(
     model: Model = None,
     method: str | None = typer.Option(
@@ -156,6 +158,7 @@ def train(
         print(f"merged: {path / merged['path']} (max |logit difference| {merged['max_abs_logit_difference']:.2e})")
 
 
+@one_line_failures("evaluate")
 def evaluate(
     artifact: Path = typer.Argument(..., help="An artifact directory written by `fintrade train`."),
     dataset: str | None = typer.Option(None, "--dataset", help="Dataset to score (default: the training dataset)."),
@@ -195,6 +198,7 @@ def evaluate(
     )
 
 
+@one_line_failures("ablate")
 def ablate(
     model: Model = None,
     method: str = typer.Option("lora", "--method", help="A LoRA-type method: lora or qlora."),
@@ -239,6 +243,7 @@ def ablate(
     )
 
 
+@one_line_failures("compare")
 def compare(
     model: Model = None,
     dataset: Dataset = None,
@@ -270,19 +275,27 @@ def compare(
     values = _training_values(config=config, options=option or [], flags=flags)
     teacher = teacher or values.pop("teacher", None)
     rows = compare_methods(values, method_list, output, teacher=teacher)
+    finished = [row for row in rows if row["status"] == "finished"]
+    failed = [row for row in rows if row["status"] == "failed"]
     if json_output:
         print(json.dumps(rows, indent=2))
-        return
-    columns = ["method", "accuracy", "macro F1", "trainable params", "peak memory MB", "wall s", "train s"]
-    table = [
-        [row["method"], row["accuracy"], row["macro_f1"], row["trainable_parameters"],
-         f"{row['peak_memory_mb']:.0f}", f"{row['seconds']:.1f}", f"{row['train_seconds']:.1f}"]
-        for row in rows
-    ]  # fmt: skip
-    _print_table(f"methods on {values.get('model')} ({rows[0]['evaluated_on']} split)", columns, table)
-    for row in rows:
-        if "teacher" in row:
-            print(f"distill teacher: {row['teacher']} ({row['teacher_source']})")
+    elif finished:
+        columns = ["method", "accuracy", "macro F1", "trainable params", "peak memory MB", "wall s", "train s"]
+        table = [
+            [row["method"], row["accuracy"], row["macro_f1"], row["trainable_parameters"],
+             f"{row['peak_memory_mb']:.0f}", f"{row['seconds']:.1f}", f"{row['train_seconds']:.1f}"]
+            for row in finished
+        ]  # fmt: skip
+        _print_table(f"methods on {values.get('model')} ({finished[0]['evaluated_on']} split)", columns, table)
+        for row in finished:
+            if "teacher" in row:
+                print(f"distill teacher: {row['teacher']} ({row['teacher_source']})")
+    if failed:
+        if not json_output:
+            for row in failed:
+                print(f"{row['method']}: failed: {row['error']}")
+        names = ", ".join(row["method"] for row in failed)
+        raise TrainingFailedError(f"compare: {len(failed)} of {len(rows)} method(s) failed ({names}); see above")
 
 
 def register(app: typer.Typer) -> None:

@@ -4,7 +4,8 @@ Every run shares the model, dataset, split, seed, limit and loop options; only t
 its default learning rate, unless ``lr`` is given) differs. Each row reports the test metrics
 (validation when the test split is empty), trainable parameters, the peak memory the run added
 (:mod:`fintrade_adapters.memory`: model loading, training, evaluation and saving included) and
-its wall time.
+its wall time. A method that fails gets a row with ``status: failed`` and the reason; the others
+still run (``status: finished``).
 
 Distillation needs a teacher: the one given, else the ``lora`` row's artifact when ``lora`` is
 among the methods (it then runs first), else a LoRA teacher trained first under
@@ -19,7 +20,8 @@ from collections.abc import Callable, Mapping, Sequence
 from pathlib import Path
 from typing import Any
 
-from fintrade.errors import ConfigError
+from fintrade.errors import ConfigError, FintradeError
+from fintrade_adapters.errors import describe_exception
 
 TEACHER_FOLDER = "teacher"
 
@@ -85,10 +87,15 @@ def compare_methods(
         values = {**base, "method": name, "output": str(output / name)}
         train: Callable[[Mapping[str, Any]], Any] = runner.run
         notes: dict[str, Any] = {}
-        if name == "distill":
-            values["teacher"], notes = _teacher_for(base, teacher, rows, output)
-            train = distillation.run
-        rows[name] = measure_run(name, train, values) | notes
+        # One method failing (a library release, memory) must not throw away the rows already trained.
+        try:
+            if name == "distill":
+                values["teacher"], notes = _teacher_for(base, teacher, rows, output)
+                train = distillation.run
+            rows[name] = {"status": "finished"} | measure_run(name, train, values) | notes
+        except Exception as exc:
+            reason = str(exc) if isinstance(exc, FintradeError) else describe_exception(exc)
+            rows[name] = {"method": name, "status": "failed", "error": reason}
     return [rows[name] for name in methods]
 
 
@@ -100,7 +107,7 @@ def _teacher_for(
 
     if teacher is not None:
         return teacher, {"teacher": teacher, "teacher_source": "given"}
-    if "lora" in rows:
+    if rows.get("lora", {}).get("status") == "finished":
         path = str(rows["lora"]["artifact"])
         return path, {"teacher": path, "teacher_source": "the lora row"}
     started = time.perf_counter()

@@ -86,13 +86,39 @@ def get_method(name: str) -> Method:
     return METHODS[name]
 
 
-def check_supported(method: Method, kind: str, model_name: str) -> None:
-    """Refuse, before anything heavy loads, a method the architecture cannot take."""
-    if method.name == "prefix" and kind in NO_PREFIX:
+def check_supported(method: Method, kind: str, model_name: str, task: str = "classification") -> None:
+    """Refuse, before the model loads, a method the architecture (or the installed libraries) cannot take."""
+    if method.name != "prefix":
+        return
+    if kind in NO_PREFIX:
         raise UnsupportedMethodError(
             f"method 'prefix' cannot adapt model {model_name!r}: architecture {kind!r} takes no past key/values "
             "(prefix tuning needs them); use --method lora"
         )
+    # peft hands a causal LM its prefix as a keyword argument; for every other task it first
+    # looks for `past_key_values` in the backbone's forward signature, which transformers 5.24
+    # renamed to `cache`: on such a pair of releases peft refuses deep inside the first step.
+    if task != "sft":
+        check_prefix_signature(kind, model_name, task)
+
+
+def check_prefix_signature(kind: str, model_name: str, task: str) -> None:
+    """The check peft's prefix tuning makes on a non-causal model, made before anything trains."""
+    import inspect
+
+    import peft
+    import transformers
+    from transformers.models.auto.modeling_auto import MODEL_MAPPING_NAMES
+
+    backbone = getattr(transformers, MODEL_MAPPING_NAMES.get(kind, ""), None)
+    if backbone is None or "past_key_values" in inspect.signature(backbone.forward).parameters:
+        return
+    raise UnsupportedMethodError(
+        f"method 'prefix' cannot train model {model_name!r} ({task}) with transformers "
+        f"{transformers.__version__} and peft {peft.__version__}: {backbone.__name__}.forward no longer takes "
+        "past_key_values (renamed to cache in transformers 5.24), which peft's prefix tuning needs; "
+        "install 'transformers<5.24' (fintrade's supported range) or use --method lora"
+    )
 
 
 def lora_targets(kind: str, override: tuple[str, ...] | None, model_name: str) -> list[str]:

@@ -117,13 +117,13 @@ def run(values: Mapping[str, Any], prepare_task: TaskPreparer | None = None) -> 
     method = get_method(config.method)
     source = resolve_model(config.model)
     kind = model_type(source)
-    check_supported(method, kind, config.model)
-    device = resolve_device(config.device, "training")
-    if method.quantized:
-        require_bitsandbytes()
     from fintrade_adapters.task_runs import resolve_task, run_task
 
     task_name = resolve_task(config.task, config.dataset)
+    check_supported(method, kind, config.model, task_name)
+    device = resolve_device(config.device, "training")
+    if method.quantized:
+        require_bitsandbytes()
     if task_name != "classification":  # causal-LM fine-tuning or extractive QA
         return run_task(config, task_name, source, kind, method, device)
     labelled = data_module.split_for(config)
