@@ -158,10 +158,13 @@ def bars_through(index: pd.DatetimeIndex, moment: pd.Timestamp | str) -> np.ndar
 def prepare_documents(
     documents: pd.DataFrame, symbols: Sequence[str], last_close: pd.Timestamp, where: str = "documents"
 ) -> pd.DataFrame:
-    """Documents fit for alignment: UTC timestamps, known symbols, non-empty text, not after the data.
+    """Documents fit for alignment: UTC timestamps, known symbols, non-empty text, not after the
+    data, each id once per symbol.
 
-    What is dropped is said once per reason in an :class:`AlignmentWarning`. Documents with an
-    empty symbol concern the whole market and are kept for every symbol.
+    A naive ``published_at`` (or a plain date) is a :class:`~fintrade.errors.DataError`: the
+    source must say when, in UTC, a document was known. What is dropped is said once per
+    reason, with a count, in an :class:`AlignmentWarning`. Documents with an empty symbol
+    concern the whole market and are kept for every symbol.
     """
     import pandas as pd
 
@@ -171,6 +174,7 @@ def prepare_documents(
     frame = documents.copy()
     published = frame["published_at"]
     if not isinstance(published.dtype, pd.DatetimeTZDtype):
+        _refuse_naive(published, where)
         try:
             published = pd.to_datetime(published, utc=True, errors="coerce", format="mixed")
         except (TypeError, ValueError):
@@ -193,9 +197,48 @@ def prepare_documents(
     known = set(symbols)
     drop(~frame["symbol"].isin(known) & (frame["symbol"] != ""), f"about symbols not traded ({', '.join(symbols)})")
     drop(frame["published_at"] > last_close, f"published after the last bar's close ({last_close})")
+    if "id" in frame.columns:
+        # The same document twice would count twice; one id may name a story about several symbols.
+        drop(frame.duplicated(["id", "symbol"], keep="first"), "with a duplicate id (the first kept)")
     if dropped:
         warnings.warn(f"{where}: dropped {'; '.join(dropped)}", AlignmentWarning, stacklevel=2)
     return frame.sort_values("published_at", kind="stable")
+
+
+def _refuse_naive(published: pd.Series, where: str) -> None:
+    """A time without a timezone could be any of 24 hours: refuse it rather than guess UTC.
+
+    Dates without a time are refused too: counted from their start they would reach the bars
+    of that day before the news existed. Numbers (epoch times) are UTC by definition.
+    """
+    import pandas as pd
+
+    if pd.api.types.is_datetime64_dtype(published.dtype):
+        if published.notna().any():
+            raise DataError(
+                f"{where}: published_at has no timezone (first {published.dropna().iloc[0]}); "
+                "text sources must return timezone-aware times (UTC)"
+            )
+        return
+    for position, value in enumerate(published.tolist()):
+        if isinstance(value, str):
+            text = value.strip()
+            try:
+                stamp = pd.Timestamp(text)
+            except (TypeError, ValueError, OverflowError):
+                continue  # unparseable: dropped below as having no timestamp
+            if pd.isna(stamp) or stamp.tzinfo is not None:
+                continue
+            kind = "a time without a timezone" if ":" in text else "a date without a time"
+            raise DataError(
+                f"{where}: published_at {value!r} (row {position + 1}) is {kind}; "
+                "text sources must return timezone-aware times (UTC)"
+            )
+        if hasattr(value, "tzinfo") and value.tzinfo is None and not pd.isna(value):
+            raise DataError(
+                f"{where}: published_at {value} (row {position + 1}) has no timezone; "
+                "text sources must return timezone-aware times (UTC)"
+            )
 
 
 def available_bar(published_at: pd.Series, closes: pd.DatetimeIndex, lag: str = "0s") -> np.ndarray:

@@ -15,7 +15,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from types import ModuleType
 
-from fintrade.errors import FintradeError, StrategyError, did_you_mean
+from fintrade.errors import ConfigError, FintradeError, StrategyError, did_you_mean
 from fintrade.strategy import Strategy
 
 
@@ -103,6 +103,45 @@ def _check_attributes(cls: type[Strategy], path: Path) -> None:
                 )
 
 
+def _attribute_line(cls: type[Strategy], path: Path, name: str) -> str:
+    """``"path:line"`` of the class attribute ``name`` in the strategy file, or ``"path"``."""
+    for node in ast.walk(ast.parse(path.read_text(encoding="utf-8"))):
+        if isinstance(node, ast.ClassDef) and node.name == cls.__name__:
+            for statement in node.body:
+                targets = statement.targets if isinstance(statement, ast.Assign) else []
+                if isinstance(statement, ast.AnnAssign):
+                    targets = [statement.target]
+                if any(isinstance(t, ast.Name) and t.id == name for t in targets):
+                    return f"{path}:{statement.lineno}"
+    return str(path)
+
+
+def _check_settings(cls: type[Strategy], path: Path) -> None:
+    """Refuse settings that would otherwise be misread far from the file: a string of symbols
+    (``"AAPL"`` is four one-letter symbols), a start that is not a date."""
+    from fintrade.bars import DATE_HELP, to_utc_timestamp
+
+    symbols = cls.symbols
+    if isinstance(symbols, str):
+        raise ConfigError(
+            f"{_attribute_line(cls, path, 'symbols')}: symbols = {symbols!r} is a string; "
+            f"write a list: symbols = [{symbols!r}]"
+        )
+    if not isinstance(symbols, list | tuple) or not all(isinstance(s, str) and s for s in symbols):
+        raise ConfigError(
+            f"{_attribute_line(cls, path, 'symbols')}: symbols = {symbols!r}: expected a list of symbol "
+            "strings, e.g. ['AAPL', 'MSFT']"
+        )
+    for name in ("start", "end"):
+        value = getattr(cls, name)
+        try:
+            to_utc_timestamp(value, name)
+        except ConfigError:
+            raise ConfigError(
+                f"{_attribute_line(cls, path, name)}: {name} = {value!r} is not a date; {DATE_HELP}"
+            ) from None
+
+
 def has_hookimpls(module: ModuleType) -> bool:
     return any(hasattr(obj, "fintrade_impl") for obj in vars(module).values())
 
@@ -130,6 +169,7 @@ def load_strategy(spec: str) -> LoadedStrategy:
     else:
         cls = classes[0]
     _check_attributes(cls, path)
+    _check_settings(cls, path)
     try:
         instance = cls()
     except Exception as exc:

@@ -9,6 +9,7 @@ from __future__ import annotations
 
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
+from datetime import date
 from typing import TYPE_CHECKING, Any, ClassVar, Literal
 
 import numpy as np
@@ -60,8 +61,12 @@ class Strategy:
     source: ClassVar[str] = "sample"
     source_options: ClassVar[Mapping[str, Any]] = {}
     interval: ClassVar[str] = "1d"
-    start: ClassVar[str | None] = None
-    end: ClassVar[str | None] = None
+    #: A date string (``"2015-01-01"``), ``datetime.date`` or ``pd.Timestamp``; naive means UTC.
+    start: ClassVar[str | date | None] = None
+    end: ClassVar[str | date | None] = None
+    #: Bars whose open or close lie outside [low, high] are an error; up to this fraction of the
+    #: close (``0.001``) they are repaired instead (high and low widened) and counted in a warning.
+    price_tolerance: ClassVar[float] = 0.0
     #: Text for document-driven signal models (``None``: no documents).
     text_source: ClassVar[str | None] = None
     text_options: ClassVar[Mapping[str, Any]] = {}

@@ -16,6 +16,7 @@ import pandas as pd
 import pytest
 
 from fintrade.bars import validate_bars
+from fintrade.cache import DataWarning
 from fintrade.errors import ConfigError, DataError
 from fintrade.plugin_manager import create_plugin_manager
 from fintrade.registry import Registry
@@ -208,8 +209,14 @@ def test_local_documents_csv_fills_source_and_stable_ids(registry: Registry, tmp
             "label": ["pos", "neu", "neg", "pos"],
         }
     ).to_csv(path, index=False)
-    options = {"path": str(path)}
-    documents = load_documents(registry, "local-documents", ("AAA",), end=stamp("2020-01-04"), options=options)
+    # The naive time and the plain date are declared: UTC wall clock, and a date counts from its end.
+    options = {"path": str(path), "timezone": "UTC", "dates": True}
+    with pytest.warns(DataWarning) as caught:
+        documents = load_documents(registry, "local-documents", ("AAA",), end=stamp("2020-01-04"), options=options)
+    assert [str(w.message) for w in caught] == [
+        "text source 'local-documents': left out 1 documents published at or after the requested end "
+        "2020-01-04 00:00:00+00:00"
+    ]
     assert list(documents.columns) == [*DOCUMENT_COLUMNS, "label"]
     assert str(documents["published_at"].dt.tz) == UTC
     # Sorted by time; the empty-symbol (market-wide) document is kept; BBB and the late one are not.
@@ -218,10 +225,12 @@ def test_local_documents_csv_fills_source_and_stable_ids(registry: Registry, tmp
     assert set(documents["source"]) == {"news.csv"}
     expected = fintrade_local.document_id(stamp("2020-01-02 10:00"), "AAA", "AAA beats")
     assert documents["id"].iloc[1] == expected and len(expected) == 16
-    again = load_documents(registry, "local-documents", ("AAA",), end=stamp("2020-01-04"), options=options)
+    with pytest.warns(DataWarning):
+        again = load_documents(registry, "local-documents", ("AAA",), end=stamp("2020-01-04"), options=options)
     pd.testing.assert_frame_equal(documents, again)
     everything = load_documents(registry, "local-documents", options=options)
     assert everything["published_at"].iloc[2] == stamp("2020-01-03 08:00")  # offset converted
+    assert everything["published_at"].iloc[3] == stamp("2020-01-06 00:00")  # the end of 2020-01-05
 
 
 def test_local_documents_jsonl_keeps_given_ids_exactly(registry: Registry, tmp_path: Path) -> None:

@@ -4,9 +4,13 @@ Option ``path`` is one file (bars of one symbol) or a directory of ``<SYMBOL>.cs
 ``<SYMBOL>.parquet`` files. Columns are matched ignoring case, spaces and punctuation; the
 time column is ``datetime``, ``timestamp``, ``date`` or ``time`` (or ``date`` plus ``time``,
 or a Parquet ``DatetimeIndex``), and each timestamp is the bar's open time. Naive times are
-UTC. With ``adjusted=True`` the prices are scaled by ``adj_close / close`` (volume is kept).
+UTC; a file may not mix naive and offset times, nor UTC offsets other than a daylight-saving
+pair, and epoch numbers may not land in 1970. With ``adjusted=True`` the prices are scaled by
+``adj_close / close`` (volume is kept). Optional columns the engine understands
+(``funding_rate``, ``dividends``, ``stock_splits``) are kept.
 
-The files' own interval is used as is: nothing is resampled.
+The files' own interval is used as is: nothing is resampled, but bars spaced far closer than
+the requested interval are refused (``fintrade.bars.check_spacing``).
 """
 
 from __future__ import annotations
@@ -15,12 +19,12 @@ from pathlib import Path
 
 import pandas as pd
 
-from fintrade.bars import clip_range, to_utc_timestamp, validate_bars
+from fintrade.bars import OPTIONAL_COLUMNS, clip_range, to_utc_timestamp, validate_bars
 from fintrade.errors import ConfigError, DataError
 from fintrade.options import bool_option, check_option_names, path_option
 from fintrade.types import OHLCV_COLUMNS, BarsRequest
-from fintrade_local.tables import Table, columns_by_key, file_format, read_table
-from fintrade_local.timestamps import parse_utc
+from fintrade_local.tables import Table, column_key, columns_by_key, file_format, read_table
+from fintrade_local.timestamps import check_one_offset, parse_utc
 
 SOURCE = "source 'local'"
 OPTIONS: tuple[str, ...] = ("path", "adjusted")
@@ -63,20 +67,24 @@ def _adjust(bars: pd.DataFrame, table: Table, columns: dict[str, object], where:
     return adjusted
 
 
-def read_bar_file(path: Path, symbol: str, *, adjusted: bool = False) -> pd.DataFrame:
-    """Bars from one file, checked against the bars contract, with errors naming the file."""
+def read_bar_file(path: Path, symbol: str, *, adjusted: bool = False, interval: str | None = None) -> pd.DataFrame:
+    """Bars from one file, checked against the bars contract, with errors naming the file.
+
+    ``interval``: the interval the bars should have; bars spaced far closer are an error.
+    """
     where = f"{SOURCE}, symbol {symbol!r} ({path})"
     table = read_table(path, where)
     if table.frame.empty:
         raise DataError(f"{where}: the file has no rows")
     columns = columns_by_key(table.frame, where)
     values, column = _time_values(table, columns, where)
+    check_one_offset(values, column, where, table.row_word)
     index = parse_utc(values, column, where, table.row_word)
-    bars = pd.DataFrame(
-        {name: table.frame[columns[name]].to_numpy() for name in OHLCV_COLUMNS if name in columns},
-        index=index,
-    )
-    bars = validate_bars(bars, where)
+    # Optional columns too: dropping a perpetual's funding_rate would backtest it without funding.
+    names = (*OHLCV_COLUMNS, *OPTIONAL_COLUMNS)
+    found = {name: columns[column_key(name)] for name in names if column_key(name) in columns}
+    bars = pd.DataFrame({name: table.frame[column].to_numpy() for name, column in found.items()}, index=index)
+    bars = validate_bars(bars, where, interval=interval)
     return _adjust(bars, table, columns, where) if adjusted else bars
 
 
@@ -137,7 +145,7 @@ def load_local_bars(request: BarsRequest) -> dict[str, pd.DataFrame]:
     start, end = to_utc_timestamp(request.start), to_utc_timestamp(request.end)
     bars: dict[str, pd.DataFrame] = {}
     for symbol, file in resolve_files(path, tuple(request.symbols)).items():
-        frame = read_bar_file(file, symbol, adjusted=adjusted)
+        frame = read_bar_file(file, symbol, adjusted=adjusted, interval=request.interval)
         clipped = clip_range(frame, start, end)
         if clipped.empty:
             raise DataError(
