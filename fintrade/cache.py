@@ -4,8 +4,10 @@ A data source hands :func:`cached_bars` a ``fetch(start, end)`` function for one
 cache calls it only for the part of the requested range it does not hold yet, merges, and
 writes the result through a temporary file and a rename under a file lock, so a reader never
 sees half a file and two processes never interleave writes. Each file records the range it
-covers (which may begin or end on days without bars) and a checksum of its contents: a
-corrupt or truncated file is detected and fetched again, never used.
+covers (which may begin or end on days without bars) and a checksum of its rows and of that
+record: a corrupt, truncated or edited file is detected and fetched again, never used (with
+``--offline``, it is an error that names the file). A temporary file left by a writer that was
+killed is removed by the next write of its key.
 
 Layout: ``<cache dir>/bars/<source>/<interval>/<adjustment>/<symbol>.parquet``. The cache dir
 is ``$FINTRADE_CACHE_DIR``, else ``$XDG_CACHE_HOME/fintrade``, else ``~/.cache/fintrade``.
@@ -13,11 +15,13 @@ is ``$FINTRADE_CACHE_DIR``, else ``$XDG_CACHE_HOME/fintrade``, else ``~/.cache/f
 
 from __future__ import annotations
 
+import glob
 import hashlib
 import json
 import os
 import re
 import tempfile
+import threading
 import warnings
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
@@ -33,7 +37,10 @@ if TYPE_CHECKING:
 Fetch = Callable[["pd.Timestamp", "pd.Timestamp"], "pd.DataFrame"]
 """Fetch bars with open times in ``[start, end)`` for one symbol (UTC timestamps)."""
 
-FORMAT_VERSION = 1
+FORMAT_VERSION = 2
+"""Version 2 checksums the recorded metadata (the covered range) too; version 1 files, whose
+checksum covers the rows only, are still read, and rewritten as version 2 by the next write."""
+READABLE_VERSIONS = (1, 2)
 METADATA_KEY = b"fintrade"
 INTERVAL_PATTERN = re.compile(r"^(\d+)(m|h|d|w)$")
 
@@ -111,12 +118,24 @@ class CacheEntry:
     path: Path
 
 
-def _checksum(frame: pd.DataFrame) -> str:
+CHECKED_FIELDS = ("version", "source", "symbol", "interval", "adjustment", "covered_start", "covered_end", "rows")
+"""The recorded metadata the checksum covers (from version 2): editing any of them is corruption."""
+
+
+def _checksum(frame: pd.DataFrame, meta: dict[str, Any]) -> str:
     digest = hashlib.sha256()
     digest.update(frame.index.asi8.tobytes())
     digest.update(frame.to_numpy(dtype=float).tobytes())
     digest.update(",".join(map(str, frame.columns)).encode())
+    if meta.get("version", FORMAT_VERSION) >= 2:
+        # The covered range decides what is never fetched again: a wrong one silently hides bars.
+        digest.update(json.dumps({name: meta.get(name) for name in CHECKED_FIELDS}, sort_keys=True).encode())
     return digest.hexdigest()
+
+
+def _temporary_files(path: Path) -> list[Path]:
+    """The temporary files :meth:`BarCache.write` creates for ``path`` (``.<name>.<random>.tmp``)."""
+    return sorted(path.parent.glob(f".{glob.escape(path.name)}.*.tmp"))
 
 
 class CorruptCache(Exception):
@@ -128,6 +147,15 @@ class BarCache:
 
     def __init__(self, root: Path | None = None) -> None:
         self.root = root or cache_root()
+        # The keys whose lock this thread holds through this cache: write() takes the lock
+        # itself otherwise (a second FileLock on a held path would wait for itself).
+        self._held = threading.local()
+
+    def _held_keys(self) -> set[CacheKey]:
+        if not hasattr(self._held, "keys"):
+            self._held.keys = set()
+        held: set[CacheKey] = self._held.keys
+        return held
 
     @contextmanager
     def lock(self, key: CacheKey) -> Iterator[None]:
@@ -137,7 +165,11 @@ class BarCache:
         path = key.path(self.root)
         path.parent.mkdir(parents=True, exist_ok=True)
         with FileLock(str(path) + ".lock"):
-            yield
+            self._held_keys().add(key)
+            try:
+                yield
+            finally:
+                self._held_keys().discard(key)
 
     def read(self, key: CacheKey) -> tuple[pd.DataFrame, pd.Timestamp, pd.Timestamp] | None:
         """The cached bars and the range they cover, or None; raises CorruptCache if untrustworthy."""
@@ -153,20 +185,38 @@ class BarCache:
             frame = table.to_pandas()
         except Exception as exc:
             raise CorruptCache(f"{type(exc).__name__}: {exc}") from exc
-        if meta.get("version") != FORMAT_VERSION or meta.get("symbol") != key.symbol:
+        if meta.get("version") not in READABLE_VERSIONS or meta.get("symbol") != key.symbol:
             raise CorruptCache("written by another format version or for another symbol")
-        if len(frame) != meta["rows"] or _checksum(frame) != meta["sha256"]:
+        if len(frame) != meta.get("rows") or _checksum(frame, meta) != meta.get("sha256"):
             raise CorruptCache("contents do not match the recorded checksum")
-        return frame, pd.Timestamp(meta["covered_start"]), pd.Timestamp(meta["covered_end"])
+        try:
+            return frame, pd.Timestamp(meta["covered_start"]), pd.Timestamp(meta["covered_end"])
+        except (KeyError, TypeError, ValueError) as exc:
+            raise CorruptCache(f"unreadable covered range: {type(exc).__name__}: {exc}") from exc
 
     def write(self, key: CacheKey, frame: pd.DataFrame, covered_start: pd.Timestamp, covered_end: pd.Timestamp) -> None:
-        """Replace the key's file atomically (temporary file in the same folder, fsync, rename)."""
+        """Replace the key's file atomically (temporary file in the same folder, fsync, rename).
+
+        Holds the key's lock (taking it unless this thread holds it already), under which any
+        temporary file of the key is a leftover from a writer that was killed: it is removed.
+        """
+        if key in self._held_keys():
+            self._write(key, frame, covered_start, covered_end)
+        else:
+            with self.lock(key):
+                self._write(key, frame, covered_start, covered_end)
+
+    def _write(
+        self, key: CacheKey, frame: pd.DataFrame, covered_start: pd.Timestamp, covered_end: pd.Timestamp
+    ) -> None:
         import pyarrow as pa
         import pyarrow.parquet as pq
 
         path = key.path(self.root)
         path.parent.mkdir(parents=True, exist_ok=True)
-        meta = {
+        for leftover in _temporary_files(path):
+            leftover.unlink(missing_ok=True)
+        meta: dict[str, Any] = {
             "version": FORMAT_VERSION,
             "source": key.source,
             "symbol": key.symbol,
@@ -175,8 +225,8 @@ class BarCache:
             "covered_start": covered_start.isoformat(),
             "covered_end": covered_end.isoformat(),
             "rows": len(frame),
-            "sha256": _checksum(frame),
         }
+        meta["sha256"] = _checksum(frame, meta)
         table = pa.Table.from_pandas(frame, preserve_index=True)
         table = table.replace_schema_metadata({**(table.schema.metadata or {}), METADATA_KEY: json.dumps(meta)})
         handle, temporary = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.", suffix=".tmp")
@@ -285,12 +335,18 @@ def cached_bars(
         try:
             cached = cache.read(key)
         except CorruptCache as exc:
+            if offline:
+                # Kept in place: a run without --offline replaces it, and it may be worth a look.
+                raise DataError(
+                    f"{where}: cache file {key.path(cache.root)} is corrupt ({exc}) and offline mode cannot "
+                    "fetch it again; run without --offline to download it again"
+                ) from exc
+            # Not deleted here: the write after the fetch replaces it, and a failed fetch keeps it.
             warnings.warn(
                 f"{where}: cache file {key.path(cache.root)} is corrupt ({exc}); fetching it again",
                 DataWarning,
                 stacklevel=2,
             )
-            key.path(cache.root).unlink(missing_ok=True)
             cached = None
         frame = cached[0] if cached else None
         covered = (cached[1], cached[2]) if cached else None

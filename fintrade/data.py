@@ -4,16 +4,37 @@ from __future__ import annotations
 
 import hashlib
 import warnings
+from collections.abc import Iterator
+from contextlib import contextmanager
 
 import pandas as pd
 
 from fintrade.alignment import AlignmentWarning, bar_close_times, prepare_documents
 from fintrade.bars import align_bars, clip_range, to_utc_timestamp, validate_bars
+from fintrade.cache import DataWarning
 from fintrade.calls import call_plugin
 from fintrade.errors import ConfigError, DataError
 from fintrade.registry import Registry
 from fintrade.strategy import Strategy
 from fintrade.types import DOCUMENT_COLUMNS, BarsRequest, DocumentsRequest, SignalInput
+
+
+@contextmanager
+def collect_data_warnings(notes: list[str]) -> Iterator[None]:
+    """Append the text of every :class:`~fintrade.cache.DataWarning` raised inside (a corrupt
+    cache file, a gap in a download) to ``notes``, so it reaches the result's warnings, and
+    show every warning caught as it would have been shown without this block."""
+    caught: list[warnings.WarningMessage] = []
+    try:
+        with warnings.catch_warnings(record=True) as caught:
+            warnings.simplefilter("always", DataWarning)
+            yield
+    finally:
+        for record in caught:
+            text = str(record.message)
+            if issubclass(record.category, DataWarning) and text not in notes:
+                notes.append(text)
+            warnings.warn_explicit(record.message, record.category, record.filename, record.lineno)
 
 
 def load_bars(strategy: Strategy, registry: Registry) -> tuple[dict[str, pd.DataFrame], list[str]]:
@@ -25,7 +46,9 @@ def load_bars(strategy: Strategy, registry: Registry) -> tuple[dict[str, pd.Data
     if start is not None and end is not None and start >= end:
         raise DataError(f"empty date range: start {start.date()} is not before end {end.date()}")
     request = BarsRequest(tuple(strategy.symbols), strategy.interval, start, end, dict(strategy.source_options))
-    raw = call_plugin(f"data source {source.name!r}", source.load, request)
+    notes: list[str] = []
+    with collect_data_warnings(notes):
+        raw = call_plugin(f"data source {source.name!r}", source.load, request)
     bars: dict[str, pd.DataFrame] = {}
     for symbol in strategy.symbols:
         where = f"source {source.name!r}, symbol {symbol!r}"
@@ -37,12 +60,11 @@ def load_bars(strategy: Strategy, registry: Registry) -> tuple[dict[str, pd.Data
             raise DataError(f"{where}: no bars between {strategy.start} and {strategy.end}")
         bars[symbol] = frame
     aligned, dropped = align_bars(bars)
-    warnings = []
     if dropped:
-        warnings.append(f"{dropped} bars dropped to align {len(bars)} symbols on their common dates")
+        notes.append(f"{dropped} bars dropped to align {len(bars)} symbols on their common dates")
     if len(next(iter(aligned.values()))) < 10:
         raise DataError(f"only {len(next(iter(aligned.values())))} bars shared by all symbols; need at least 10")
-    return aligned, warnings
+    return aligned, notes
 
 
 def load_documents(
@@ -54,14 +76,16 @@ def load_documents(
         return None, []
     source = registry.text_sources.get(strategy.text_source)
     request = DocumentsRequest(tuple(strategy.symbols), index[0], close_times[-1], dict(strategy.text_options))
-    documents = call_plugin(f"text source {source.name!r}", source.load, request)
+    notes: list[str] = []
+    with collect_data_warnings(notes):
+        documents = call_plugin(f"text source {source.name!r}", source.load, request)
     missing = [c for c in DOCUMENT_COLUMNS if c not in documents.columns]
     if missing:
         raise DataError(f"text source {source.name!r}: documents lack column(s) {', '.join(missing)}")
     with warnings.catch_warnings(record=True) as caught:
         warnings.simplefilter("always", AlignmentWarning)
         prepared = prepare_documents(documents, list(strategy.symbols), close_times[-1], f"text source {source.name!r}")
-    notes = [str(w.message) for w in caught if issubclass(w.category, AlignmentWarning)]
+    notes += [str(w.message) for w in caught if issubclass(w.category, AlignmentWarning)]
     if prepared.empty:
         notes.append(f"text source {source.name!r}: no usable documents for {', '.join(strategy.symbols)}")
     return prepared, notes
