@@ -1,4 +1,9 @@
-"""Run manifests: what is needed to reproduce a result, written beside it."""
+"""Run manifests: what is needed to reproduce a result, written beside it.
+
+A manifest is meant to be shared (it travels inside the JSON results and the HTML report), so
+option values whose names look like secrets (``api_key``, ``apiSecret``, ``auth_token``,
+``password``) are replaced by :data:`REDACTED`: :func:`redact` is the one place that decides.
+"""
 
 from __future__ import annotations
 
@@ -7,6 +12,7 @@ import hashlib
 import json
 import os
 import platform
+import re
 import sys
 import tempfile
 from collections.abc import Mapping
@@ -15,6 +21,58 @@ from pathlib import Path
 from typing import Any
 
 from fintrade import __version__
+
+REDACTED = "<redacted>"
+SECRET_WORDS = ("key", "secret", "token", "password", "passphrase")
+"""A name is secret when one of its words is one of these, or its last word ends with one
+(``apikey``, ``clientsecret``); ``max_tokens`` or ``keyword`` are not."""
+
+
+def _words(name: str) -> list[str]:
+    """``"apiSecret"`` -> ``["api", "secret"]``; ``"auth_token"`` -> ``["auth", "token"]``."""
+    spaced = re.sub(r"([a-z0-9])([A-Z])", r"\1 \2", name)
+    return [word for word in re.split(r"[^A-Za-z0-9]+", spaced.lower()) if word]
+
+
+def is_secret_name(name: str) -> bool:
+    """Whether an option called ``name`` probably holds a credential."""
+    words = _words(name)
+    return bool(words) and (any(word in SECRET_WORDS for word in words) or words[-1].endswith(SECRET_WORDS))
+
+
+def redact(value: Any) -> Any:
+    """``value`` with every secret-looking entry of every mapping inside it replaced by
+    :data:`REDACTED` (None stays None: an unset secret reveals nothing). Lists and tuples are
+    walked; the input is not changed.
+
+    >>> redact({"source_options": {"api_key": "abc", "limit": 5}, "signals": [{"apiSecret": "x"}]})
+    {'source_options': {'api_key': '<redacted>', 'limit': 5}, 'signals': [{'apiSecret': '<redacted>'}]}
+    """
+    if isinstance(value, Mapping):
+        return {
+            name: (REDACTED if item is not None and is_secret_name(str(name)) else redact(item))
+            for name, item in value.items()
+        }
+    if isinstance(value, list | tuple):
+        return [redact(item) for item in value]
+    return value
+
+
+def redact_command(argv: list[str]) -> list[str]:
+    """Command-line words with secret values hidden: ``api_key=abc`` and ``--api-key abc``."""
+    shown: list[str] = []
+    hide_next = False
+    for word in argv:
+        name, sep, _ = word.partition("=")
+        if hide_next:
+            shown.append(REDACTED)
+            hide_next = False
+        elif sep and is_secret_name(name.lstrip("-")):
+            shown.append(f"{name}={REDACTED}")
+        else:
+            shown.append(word)
+            hide_next = word.startswith("--") and is_secret_name(word)
+    return shown
 
 
 def file_hash(path: Path) -> str:
@@ -43,11 +101,11 @@ def build_manifest(
     parameters: Mapping[str, Any],
     seed: int,
 ) -> dict[str, Any]:
-    """A JSON-ready record of versions, inputs and settings of one run."""
+    """A JSON-ready record of versions, inputs and settings of one run, secrets redacted."""
     return {
         "fintrade_version": __version__,
         "created_at": dt.datetime.now(dt.UTC).isoformat(timespec="seconds"),
-        "command": " ".join(["fintrade", *sys.argv[1:]]),
+        "command": " ".join(["fintrade", *redact_command(sys.argv[1:])]),
         "python": platform.python_version(),
         "libraries": library_versions(),
         "strategy": {"path": str(strategy_path), "class": strategy_name, "sha256": file_hash(strategy_path)},
@@ -57,7 +115,7 @@ def build_manifest(
             if p["status"] == "ok"
         ],
         "data": dict(data_hashes),
-        "parameters": dict(parameters),
+        "parameters": redact(dict(parameters)),
         "seed": seed,
     }
 
