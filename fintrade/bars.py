@@ -210,12 +210,21 @@ def check_spacing(index: pd.DatetimeIndex, interval: str, where: str) -> None:
     if len(index) < 2 or not INTERVAL_PATTERN.match(interval):
         return
     step = interval_length(interval)
-    spacing = pd.Timedelta(int(np.median(np.diff(index.asi8))), unit="ns")
+    spacing = pd.Timedelta(int(np.median(np.diff(index.as_unit("ns").asi8))), unit="ns")
     if spacing < step * SPACING_FLOOR:
         raise DataError(
-            f"{where}: bars are {spacing} apart (median) but the interval is {interval} "
+            f"{where}: bars are {_duration(spacing)} apart (median) but the interval is {interval} "
             f"(first bars at {index[0]} and {index[1]}); check the interval, or the timestamps' unit"
         )
+
+
+def _duration(delta: pd.Timedelta) -> str:
+    """``"1s"``, ``"15min"``, ``"4h"``: a spacing as an interval is written."""
+    nanoseconds = int(delta.value)
+    for unit, size in (("d", 86_400 * 10**9), ("h", 3_600 * 10**9), ("min", 60 * 10**9), ("s", 10**9)):
+        if nanoseconds and nanoseconds % size == 0:
+            return f"{nanoseconds // size}{unit}"
+    return str(delta)
 
 
 def align_bars(bars: Mapping[str, pd.DataFrame]) -> tuple[dict[str, pd.DataFrame], int]:

@@ -10,7 +10,7 @@ from contextlib import contextmanager
 import pandas as pd
 
 from fintrade.alignment import AlignmentWarning, bar_close_times, prepare_documents
-from fintrade.bars import align_bars, clip_range, to_utc_timestamp, validate_bars
+from fintrade.bars import align_bars, bar_checks, clip_range, to_utc_timestamp, validate_bars
 from fintrade.cache import DataWarning
 from fintrade.calls import call_plugin
 from fintrade.errors import ConfigError, DataError
@@ -42,19 +42,24 @@ def load_bars(strategy: Strategy, registry: Registry) -> tuple[dict[str, pd.Data
     if not strategy.symbols:
         raise ConfigError("the strategy lists no symbols (symbols = ['AAPL', ...])")
     source = registry.data_sources.get(strategy.source)
-    start, end = to_utc_timestamp(strategy.start), to_utc_timestamp(strategy.end)
+    start, end = to_utc_timestamp(strategy.start, "start"), to_utc_timestamp(strategy.end, "end")
     if start is not None and end is not None and start >= end:
         raise DataError(f"empty date range: start {start.date()} is not before end {end.date()}")
     request = BarsRequest(tuple(strategy.symbols), strategy.interval, start, end, dict(strategy.source_options))
     notes: list[str] = []
-    with collect_data_warnings(notes):
+    # The strategy's interval and price_tolerance hold for the checks the source runs itself too.
+    checks = bar_checks(interval=strategy.interval, price_tolerance=strategy.price_tolerance)
+    with collect_data_warnings(notes), checks:
         raw = call_plugin(f"data source {source.name!r}", source.load, request)
     bars: dict[str, pd.DataFrame] = {}
     for symbol in strategy.symbols:
         where = f"source {source.name!r}, symbol {symbol!r}"
         if symbol not in raw:
             raise DataError(f"{where}: the source returned no bars for this symbol")
-        frame = validate_bars(raw[symbol], where)
+        with collect_data_warnings(notes):
+            frame = validate_bars(
+                raw[symbol], where, interval=strategy.interval, price_tolerance=strategy.price_tolerance
+            )
         frame = clip_range(frame, start, end)
         if frame.empty:
             raise DataError(f"{where}: no bars between {strategy.start} and {strategy.end}")

@@ -9,6 +9,9 @@ from __future__ import annotations
 
 import dataclasses
 import itertools
+import math
+import os
+import re
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from typing import Any
@@ -23,6 +26,86 @@ from fintrade.strategy import SignalSpec, Strategy
 from fintrade.types import Signal, SignalInput, SignalModel
 
 Params = dict[str, Any]
+
+BASE_MEMORY = 385 * 2**20
+"""Bytes a backtest holds whatever its grid: the interpreter, pandas, vectorbt and the data."""
+BYTES_PER_COLUMN_BAR = 112
+"""Peak bytes per (combination, symbol) column per bar: scores, confidences, positions, orders
+and sleeve values held at once. Measured: the bundled sample's 5 symbols x 1,258 daily bars under
+``sma-cross`` grids of 10, 400 and 1,600 combinations peaked at 0.37, 0.67 and 1.52 GB (max RSS),
+a straight line of 0.36 GiB + 112 bytes per column-bar."""
+MEMORY_FRACTION = 0.5
+"""Without ``FINTRADE_MAX_MEMORY``, a grid may use this share of the machine's memory."""
+
+_SIZE = re.compile(r"^\s*(\d+(?:\.\d+)?)\s*([kmgt]?)(?:i?b)?\s*$", re.IGNORECASE)
+
+
+def parse_memory(text: str, what: str = "FINTRADE_MAX_MEMORY") -> int:
+    """``"8G"`` -> 8 GiB in bytes; ``"512M"``, ``"1.5GB"``, ``"1000000"`` (bytes) work too."""
+    match = _SIZE.match(str(text))
+    if not match or float(match.group(1)) <= 0:
+        raise ConfigError(f"{what} {text!r} is not a memory size: use bytes or a number with K, M, G or T (8G, 512M)")
+    power = " kmgt".index(match.group(2).lower() or " ")
+    return int(float(match.group(1)) * 1024**power)
+
+
+def format_memory(size: float) -> str:
+    """Bytes as people read them: ``"6.0 GiB"``, ``"512 MiB"``."""
+    for unit, power in (("TiB", 4), ("GiB", 3), ("MiB", 2)):
+        if size >= 1024**power:
+            return f"{size / 1024**power:.1f} {unit}"
+    return f"{size / 1024:.0f} KiB"
+
+
+def total_memory() -> int | None:
+    """The machine's physical memory in bytes, or None where neither sysconf nor /proc says."""
+    try:
+        return int(os.sysconf("SC_PAGE_SIZE")) * int(os.sysconf("SC_PHYS_PAGES"))
+    except (AttributeError, OSError, ValueError):
+        pass
+    try:
+        with open("/proc/meminfo", encoding="ascii") as meminfo:
+            for line in meminfo:
+                if line.startswith("MemTotal:"):
+                    return int(line.split()[1]) * 1024
+    except OSError:
+        pass
+    return None
+
+
+def memory_budget() -> tuple[int | None, str]:
+    """The bytes a grid may use and where that figure comes from (for the refusal message)."""
+    setting = os.environ.get("FINTRADE_MAX_MEMORY", "").strip()
+    if setting:
+        return parse_memory(setting), f"FINTRADE_MAX_MEMORY={setting}"
+    total = total_memory()
+    if total is None:
+        return None, "no limit: the machine's memory is unknown"
+    return int(total * MEMORY_FRACTION), f"half of this machine's {format_memory(total)}; FINTRADE_MAX_MEMORY sets it"
+
+
+def grid_memory(n_combinations: int, n_symbols: int, n_bars: int) -> int:
+    """Estimated peak bytes of a backtest over ``n_combinations`` x ``n_symbols`` columns of ``n_bars``."""
+    return BASE_MEMORY + BYTES_PER_COLUMN_BAR * n_combinations * n_symbols * n_bars
+
+
+def check_grid_memory(n_combinations: int, n_symbols: int, n_bars: int) -> None:
+    """Refuse, before any signal is computed, a grid whose estimate exceeds the memory budget.
+
+    Past the machine's memory the operating system kills the run minutes later with no word
+    of why; a one-line refusal up front says how big the grid is and how to shrink it.
+    """
+    budget, origin = memory_budget()
+    needed = grid_memory(n_combinations, n_symbols, n_bars)
+    if budget is None or needed <= budget:
+        return
+    suggested = math.ceil(needed / 1024**3)
+    raise ConfigError(
+        f"the grid of {n_combinations:,} combinations x {n_symbols} symbols x {n_bars:,} bars needs about "
+        f"{format_memory(needed)} of memory, over the budget of {format_memory(budget)} ({origin}); use fewer "
+        f"combinations or symbols or a shorter range, or raise the budget (FINTRADE_MAX_MEMORY={suggested}G "
+        f"or fintrade backtest --max-memory {suggested}G)"
+    )
 
 
 @dataclass(frozen=True)
@@ -158,7 +241,11 @@ def compute_signal(model: SignalModel, inputs: SignalInput, param_sets: Sequence
 def compute_signals(
     strategy: Strategy, registry: Registry, inputs: SignalInput, combos: Sequence[Combination]
 ) -> list[Signal]:
-    """Every signal of the strategy for every combination, in the order of ``strategy.signals``."""
+    """Every signal of the strategy for every combination, in the order of ``strategy.signals``.
+
+    A grid too large for the memory budget is refused first (:func:`check_grid_memory`).
+    """
+    check_grid_memory(len(combos), len(inputs.symbols), len(inputs.index))
     signals = []
     for spec in strategy.signals:
         model = registry.signal_models.get(spec.model)

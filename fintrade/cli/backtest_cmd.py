@@ -30,6 +30,7 @@ def strategy_parameters(strategy: Any) -> dict[str, Any]:
         "interval",
         "start",
         "end",
+        "price_tolerance",
         "text_source",
         "text_options",
         "signals",
@@ -62,8 +63,15 @@ def backtest(
     report: Path | None = typer.Option(None, "--report", help="Write a self-contained HTML report here."),
     save: Path | None = typer.Option(None, "--save", help="Write the JSON results to this file."),
     quiet: bool = typer.Option(False, "--quiet", "-q", help="No progress output."),
+    max_memory: str | None = typer.Option(
+        None,
+        "--max-memory",
+        help="Refuse a grid estimated above this memory (8G, 512M); default FINTRADE_MAX_MEMORY, else half the RAM.",
+    ),
 ) -> None:
     """Backtest a strategy: splits, walk-forward, regimes and cost sensitivity, after costs."""
+    import os
+
     from rich.console import Console
 
     from fintrade.cli.plugins_cmd import describe_plugins
@@ -74,6 +82,12 @@ def backtest(
     from fintrade.plugin_manager import register_module_plugin
     from fintrade.registry import Registry, get_plugin_manager
 
+    if max_memory is not None:
+        from fintrade.sweep import parse_memory
+
+        parse_memory(max_memory, "--max-memory")
+        # The sweep reads the budget where it checks it, however the backtest was started.
+        os.environ["FINTRADE_MAX_MEMORY"] = max_memory
     console = Console(stderr=True, quiet=quiet)
     loaded = load_strategy(strategy)
     pm = get_plugin_manager()

@@ -84,6 +84,12 @@ def _parse_text(
     offsets = text.map(lambda value: _offset_text(_OFFSET.search(value)))
     aware = offsets.notna()
     naive = has_time & ~aware
+    if naive.any() and timezone is None:
+        position = int(np.argmax(naive.to_numpy()))
+        raise DataError(
+            f"{where}: {row_word} {values.index[position]}: {column} {text.iloc[position]!r} has no timezone; "
+            "write it with an offset ('…Z', '…+01:00') or set the source's option timezone (e.g. 'America/New_York')"
+        )
     # A plain date labelling a bar is a wall-clock day too: beside offsets it is a mix.
     unzoned = naive | (~has_time & ~aware) if dates == "start" else naive
     if aware.any() and unzoned.any() and not mixed:
@@ -92,12 +98,6 @@ def _parse_text(
             f"{where}: {column} mixes timestamps with and without a UTC offset ({row_word} "
             f"{values.index[first_naive]} {text.iloc[first_naive]!r}, {row_word} {values.index[first_aware]} "
             f"{text.iloc[first_aware]!r}); write every one with its offset"
-        )
-    if naive.any() and timezone is None:
-        position = int(np.argmax(naive.to_numpy()))
-        raise DataError(
-            f"{where}: {row_word} {values.index[position]}: {column} {text.iloc[position]!r} has no timezone; "
-            "write it with an offset ('…Z', '…+01:00') or set the source's option timezone (e.g. 'America/New_York')"
         )
     date_only = ~has_time
     if date_only.any() and dates == "error":
