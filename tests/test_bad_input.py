@@ -214,6 +214,18 @@ def test_bad_local_bars_fail_the_backtest_in_one_line(
     assert error == f"source 'local', symbol 'AAA' ({csv}): {message}"
 
 
+def test_a_row_with_more_fields_than_the_header_is_refused_not_shifted(
+    cli_runner, cache_root: Path, tmp_path: Path
+) -> None:
+    # pandas would make the first column (the dates) the index and shift every value one column left.
+    strategy, csv = local_strategy(tmp_path, price_table())
+    lines = csv.read_text().splitlines()
+    lines[1] += ",7"  # the first data row: later ones already fail in the tokenizer
+    csv.write_text("\n".join(lines) + "\n")
+    error = backtest_fails(cli_runner, strategy, cache_root)
+    assert error == f"source 'local', symbol 'AAA' ({csv}): cannot read as CSV: a row has more fields than the header"
+
+
 def test_epoch_integers_with_a_declared_interval_below_the_data_are_refused_through_the_source(
     registry: Registry, tmp_path: Path
 ) -> None:

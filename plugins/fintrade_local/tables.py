@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import gzip
 import re
+import warnings
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -71,9 +72,15 @@ def _read_csv(path: Path, where: str, as_text: bool) -> pd.DataFrame:
     # Text mode keeps ids and tweets exactly as written ("NA" is a ticker, not a missing value).
     options: dict[str, Any] = {"dtype": str, "keep_default_na": False} if as_text else {}
     try:
-        frame = pd.read_csv(path, **options)
+        # index_col=False: rows with more fields than the header are an error, not a silent
+        # shift that turns the first column (the timestamps) into the index.
+        with warnings.catch_warnings():
+            warnings.simplefilter("error", pd.errors.ParserWarning)
+            frame = pd.read_csv(path, index_col=False, **options)
     except pd.errors.EmptyDataError:
         raise DataError(f"{where}: the file is empty (expected a header row)") from None
+    except pd.errors.ParserWarning:
+        raise DataError(f"{where}: cannot read as CSV: a row has more fields than the header") from None
     except (pd.errors.ParserError, UnicodeDecodeError, ValueError) as exc:
         raise DataError(f"{where}: cannot read as CSV: {_first_line(exc)}") from None
     return _numbered(frame, range(1, len(frame) + 1))
