@@ -110,7 +110,8 @@ def check_prefix_signature(kind: str, model_name: str, task: str) -> None:
     import transformers
     from transformers.models.auto.modeling_auto import MODEL_MAPPING_NAMES
 
-    backbone = getattr(transformers, MODEL_MAPPING_NAMES.get(kind, ""), None)
+    class_name = MODEL_MAPPING_NAMES.get(kind)
+    backbone = getattr(transformers, class_name, None) if isinstance(class_name, str) else None
     if backbone is None or "past_key_values" in inspect.signature(backbone.forward).parameters:
         return
     raise UnsupportedMethodError(
