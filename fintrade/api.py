@@ -1,0 +1,33 @@
+"""The public API for plugins: the fintrade modules a plugin may import, and what each is for.
+
+A plugin, built in or published, imports fintrade only through these modules; everything else
+in ``fintrade/`` may change without notice. ``tests/test_imports.py`` parses every built-in
+plugin and refuses any other fintrade import (and any import of another built-in plugin), and
+``tests/test_plugin_system.py`` checks that docs/plugins.md lists exactly these modules.
+
+This module holds data only and imports nothing, so reading it costs nothing.
+"""
+
+from __future__ import annotations
+
+PUBLIC_MODULES: dict[str, str] = {
+    "fintrade": "`hookimpl`, the records and errors re-exported, `Strategy` and `__version__`",
+    "fintrade.types": "the records hooks yield (`DataSource`, `SignalModel`, `Dataset`, ...) and the data shapes",
+    "fintrade.errors": "`FintradeError`, `ConfigError`, `DataError`, `PluginError`, `did_you_mean`",
+    "fintrade.hookspecs": "the hook specifications, for reading their documentation and signatures",
+    "fintrade.deferred": "`deferred` and `lazy_exports`: name an implementation without importing it",
+    "fintrade.bars": "`validate_bars`, `clip_range`, `to_utc_timestamp`: checking and trimming bars",
+    "fintrade.options": "`check_option_names`, `bool_option`, `text_option`, `path_option`: one-line option errors",
+    "fintrade.jsonlines": "`json_objects`: JSON lines with line-numbered errors",
+    "fintrade.cache": "`cache_root`, `cached_bars`, `DataWarning`, `offline_mode`: for sources that download",
+    "fintrade.retry": "`with_retries` and `RetryPolicy`: for sources that call a network service",
+    "fintrade.costs": "`Costs`: for cost presets",
+    "fintrade.registry": "`Registry`: plugins by kind and name (datasets, data sources, ...)",
+    "fintrade.manifest": "`write_json_atomic`, `library_versions`: for artifacts and their manifests",
+    "fintrade.alignment": "point-in-time alignment of documents to bars (docs/signals.md)",
+    "fintrade.sqlite_store": "`SQLiteStore`: one cache file that several processes share",
+    "fintrade.testing": "the pytest plugin for plugin authors: fixtures and synthetic bars and documents",
+}
+"""Module name -> what a plugin uses it for. The order is the order docs/plugins.md lists them in."""
+
+__all__ = ["PUBLIC_MODULES"]
