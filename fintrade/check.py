@@ -24,9 +24,10 @@ import pandas as pd
 from fintrade.alignment import bars_through
 from fintrade.data import load_signal_inputs
 from fintrade.errors import ConfigError, FintradeError
+from fintrade.evaluation import prepare
 from fintrade.registry import Registry
 from fintrade.strategy import Strategy
-from fintrade.sweep import Combination, combine_signals, compute_signals, describe, expand_grid, target_positions
+from fintrade.sweep import Combination, combine_signals, compute_signals, describe, target_positions
 from fintrade.types import SignalInput
 
 __all__ = ["CheckResult", "Leak", "choose_cuts", "cut_inputs", "run_check"]
@@ -277,8 +278,10 @@ def run_check(
     """Compute every checked series on the full history and on data cut at each cut time; compare."""
     with warnings.catch_warnings(record=True) as caught:
         warnings.simplefilter("always")
+        # The names and settings a backtest resolves first are resolved here too, before any data.
+        plan = prepare(strategy, registry)
         inputs, notes = load_signal_inputs(strategy, registry)
-        combos = expand_grid(strategy, registry)
+        combos = list(plan.combinations)
         if not all_combinations:
             combos = combos[:1]
         representatives = _representatives(strategy, combos)

@@ -8,7 +8,7 @@ objective on in-sample windows only, and judged on windows that played no part i
 from __future__ import annotations
 
 import random
-from collections.abc import Callable
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -16,8 +16,10 @@ import numpy as np
 import pandas as pd
 
 from fintrade.alignment import bars_through
+from fintrade.costs import Costs
 from fintrade.data import bars_hash, load_signal_inputs
-from fintrade.engine import Simulation, simulate
+from fintrade.engine import Simulation
+from fintrade.engine import simulate as simulate_positions
 from fintrade.errors import ConfigError, did_you_mean
 from fintrade.metrics import (
     ANNUALISED_FLAG,
@@ -32,9 +34,10 @@ from fintrade.metrics import (
 )
 from fintrade.regimes import REGIMES, WARMUP
 from fintrade.registry import Registry
-from fintrade.splits import Window
-from fintrade.strategy import Strategy
-from fintrade.sweep import combined_signal, describe, expand_grid, target_positions
+from fintrade.splits import Fold, Window
+from fintrade.strategy import SignalSpec, Strategy
+from fintrade.sweep import Combination, combined_signal, describe, expand_grid, target_positions
+from fintrade.types import Aggregator, DataSource, Signal, SignalInput, SignalModel, TextSource
 
 Progress = Callable[[str], None]
 
@@ -206,67 +209,180 @@ class _Book:
         return {**_clean(values), ANNUALISED_FLAG: bool(table.years >= self.min_years)}
 
 
-def run_backtest(
-    strategy: Strategy,
-    registry: Registry,
-    *,
-    progress: Progress = lambda stage: None,
-) -> BacktestResult:
-    """Load data, compute signals for the whole grid, simulate, choose on train, judge out of sample."""
-    random.seed(strategy.seed)
-    np.random.seed(strategy.seed)
-    name = strategy.strategy_name()
+# A backtest runs in stages, each a function of typed records, so that an executor can run them
+# apart: prepare (names only, no data) -> load -> compute_signals -> simulate -> evaluate.
+# run_backtest is their composition.
 
-    progress("loading bars")
-    inputs, warnings = load_signal_inputs(strategy, registry)
-    bars = dict(inputs.bars)
-    symbols = list(bars)
-    index = inputs.index
-    n_bars = len(index)
-    periods = bars_per_year(index)
-    opens, closes = inputs.field("open"), inputs.field("close")
-    # Perpetual swaps carry funding; spot symbols traded beside them simply pay none.
-    has_funding = any("funding_rate" in frame for frame in bars.values())
-    funding = (
-        pd.DataFrame({s: f.get("funding_rate", 0.0) for s, f in bars.items()}, index=index) if has_funding else None
-    )
 
+@dataclass(frozen=True)
+class Plan:
+    """A strategy with every name resolved and every setting checked, before any data is loaded.
+
+    A misspelt data source, text source, signal model (its own or a baseline's), signal
+    parameter, grid key, aggregator, cost preset or objective fails here, in a fraction of a
+    second, rather than after a download.
+    """
+
+    strategy: Strategy
+    name: str
+    data_source: DataSource
+    text_source: TextSource | None
+    #: Signal models by signal key (label, else model name), in the order of ``strategy.signals``.
+    signal_models: Mapping[str, SignalModel]
+    aggregator: Aggregator
+    costs: Costs
+    objective: str
+    #: Every accepted grid combination, with each signal's defaults filled in.
+    combinations: tuple[Combination, ...]
+
+
+@dataclass(frozen=True)
+class Market:
+    """What :func:`load` brings: the signal models' inputs and the prices that orders fill at."""
+
+    inputs: SignalInput
+    opens: pd.DataFrame
+    closes: pd.DataFrame
+    #: Perpetual funding rates per bar and symbol (spot symbols pay none); None without perps.
+    funding: pd.DataFrame | None
+    periods: float
+    #: The train/validation/test windows and the walk-forward folds over these bars.
+    windows: Mapping[str, Window]
+    folds: tuple[Fold, ...]
+    warnings: tuple[str, ...]
+    data_hashes: Mapping[str, str]
+
+    @property
+    def index(self) -> pd.DatetimeIndex:
+        return self.inputs.index
+
+    @property
+    def symbols(self) -> list[str]:
+        return list(self.inputs.bars)
+
+
+@dataclass(frozen=True)
+class Positions:
+    """What :func:`compute_signals` gives: the combined signal and the target positions of every
+    combination, columns ``(combo, symbol)``."""
+
+    combined: Signal
+    frame: pd.DataFrame
+
+
+@dataclass(frozen=True)
+class Simulated:
+    """What :func:`simulate` gives: every combination's book and buy-and-hold's."""
+
+    book: _Book
+    benchmark: _Book
+
+
+def prepare(strategy: Strategy, registry: Registry) -> Plan:
+    """Resolve every name the strategy uses and check its settings; loads no data.
+
+    ``fintrade backtest`` and ``fintrade check`` both start here.
+    """
+    data_source = registry.data_sources.get(strategy.source)
+    text_source = registry.text_sources.get(strategy.text_source) if strategy.text_source is not None else None
     costs = registry.cost_presets.get(strategy.costs).costs if isinstance(strategy.costs, str) else strategy.costs
-    windows = strategy.splits.windows(n_bars)
-    folds = strategy.walk_forward.fold_windows(n_bars) if strategy.walk_forward else []
     if strategy.objective not in OBJECTIVES:
         raise ConfigError(
             f"unknown objective {strategy.objective!r}{did_you_mean(strategy.objective, OBJECTIVES)}; "
             f"choose one of {', '.join(OBJECTIVES)}"
         )
+    combinations = tuple(expand_grid(strategy, registry))
+    signal_models = {spec.key: registry.signal_models.get(spec.model) for spec in strategy.signals}
+    aggregator = registry.aggregators.get(strategy.aggregator)
+    for specs in dict(strategy.baselines).values():
+        for spec in specs if isinstance(specs, list | tuple) else ():
+            if isinstance(spec, SignalSpec):
+                registry.signal_models.get(spec.model)
+    return Plan(
+        strategy=strategy,
+        name=strategy.strategy_name(),
+        data_source=data_source,
+        text_source=text_source,
+        signal_models=signal_models,
+        aggregator=aggregator,
+        costs=costs,
+        objective=strategy.objective,
+        combinations=combinations,
+    )
 
-    progress("computing signals")
-    combos = expand_grid(strategy, registry)
-    combined = combined_signal(strategy, registry, inputs, combos)
-    positions = target_positions(strategy, combined, name)
 
-    def run(frame: pd.DataFrame, multiplier: float = 1.0) -> _Book:
-        sim = simulate(
-            frame,
-            opens,
-            closes,
-            costs.scaled(multiplier),
-            initial_cash=strategy.initial_cash,
-            position_size=strategy.position_size,
-            funding_rates=funding,
-        )
-        return _Book(sim, len(symbols), periods, strategy.min_annualised_years)
+def load(plan: Plan, registry: Registry) -> Market:
+    """The bars (and documents) the strategy's signals see, and the windows they are judged on."""
+    strategy = plan.strategy
+    inputs, warnings = load_signal_inputs(strategy, registry)
+    bars = dict(inputs.bars)
+    index = inputs.index
+    n_bars = len(index)
+    # Perpetual swaps carry funding; spot symbols traded beside them simply pay none.
+    has_funding = any("funding_rate" in frame for frame in bars.values())
+    funding = (
+        pd.DataFrame({s: f.get("funding_rate", 0.0) for s, f in bars.items()}, index=index) if has_funding else None
+    )
+    return Market(
+        inputs=inputs,
+        opens=inputs.field("open"),
+        closes=inputs.field("close"),
+        funding=funding,
+        periods=bars_per_year(index),
+        windows=strategy.splits.windows(n_bars),
+        folds=tuple(strategy.walk_forward.fold_windows(n_bars) if strategy.walk_forward else ()),
+        warnings=tuple(warnings),
+        data_hashes={symbol: bars_hash(frame) for symbol, frame in bars.items()},
+    )
 
-    progress(f"simulating {len(combos)} combination(s) x {len(symbols)} symbol(s)")
-    book = run(positions)
-    hold = pd.DataFrame(1.0, index=index, columns=pd.Index(symbols, name="symbol"))
-    benchmark = run(hold)
+
+def compute_signals(plan: Plan, registry: Registry, market: Market) -> Positions:
+    """Every signal for every combination, combined by the aggregator, turned into target positions."""
+    combined = combined_signal(plan.strategy, registry, market.inputs, plan.combinations)
+    return Positions(combined, target_positions(plan.strategy, combined, plan.name))
+
+
+def _run(plan: Plan, market: Market, frame: pd.DataFrame, multiplier: float = 1.0) -> _Book:
+    """One simulation of target positions ``frame`` at ``multiplier`` times the costs."""
+    strategy = plan.strategy
+    simulation = simulate_positions(
+        frame,
+        market.opens,
+        market.closes,
+        plan.costs.scaled(multiplier),
+        initial_cash=strategy.initial_cash,
+        position_size=strategy.position_size,
+        funding_rates=market.funding,
+    )
+    return _Book(simulation, len(market.symbols), market.periods, strategy.min_annualised_years)
+
+
+def simulate(plan: Plan, market: Market, positions: Positions) -> Simulated:
+    """Every combination's positions, and buy-and-hold, through the engine after costs."""
+    book = _run(plan, market, positions.frame)
+    hold = pd.DataFrame(1.0, index=market.index, columns=pd.Index(market.symbols, name="symbol"))
+    return Simulated(book, _run(plan, market, hold))
+
+
+def evaluate(
+    plan: Plan,
+    market: Market,
+    positions: Positions,
+    simulated: Simulated,
+    *,
+    progress: Progress = lambda stage: None,
+) -> BacktestResult:
+    """Choose parameters on in-sample windows by the objective; judge them on the windows left out."""
+    strategy, combos = plan.strategy, plan.combinations
+    index, symbols, windows, folds = market.index, market.symbols, market.windows, market.folds
+    n_bars = len(index)
+    book, benchmark = simulated.book, simulated.benchmark
+    hold_columns = pd.Index(symbols, name="symbol")
 
     def objective_scores(mask: np.ndarray) -> np.ndarray:
         """The objective of every combination, rounded so that noise cannot break a tie."""
-        return _comparable(np.nan_to_num(book.scores(strategy.objective, mask), nan=-np.inf))
+        return _comparable(np.nan_to_num(book.scores(plan.objective, mask), nan=-np.inf))
 
-    progress("evaluating")
     chosen = int(np.argmax(objective_scores(window_mask(n_bars, windows["train"]))))
     # A split of zero bars (a 0 fraction) is still reported, with null metrics.
     split_table = {
@@ -287,10 +403,10 @@ def run_backtest(
         for fold in folds:
             best = int(np.argmax(objective_scores(window_mask(n_bars, fold.in_sample))))
             chosen_per_fold.append(best)
-            block = positions.to_numpy(dtype=float)[:, best * len(symbols) : (best + 1) * len(symbols)]
+            block = positions.frame.to_numpy(dtype=float)[:, best * len(symbols) : (best + 1) * len(symbols)]
             stitched_positions[fold.out_of_sample.as_slice()] = block[fold.out_of_sample.as_slice()]
-        stitched_frame = pd.DataFrame(stitched_positions, index=index, columns=hold.columns)
-        stitched = run(stitched_frame)
+        stitched_frame = pd.DataFrame(stitched_positions, index=index, columns=hold_columns)
+        stitched = _run(plan, market, stitched_frame)
         evaluation_mask = np.zeros(n_bars, dtype=bool)
         fold_rows = []
         for fold, best in zip(folds, chosen_per_fold, strict=True):
@@ -316,8 +432,9 @@ def run_backtest(
         }
 
     # Regimes describe the market: the equal-weighted closes of the traded symbols.
-    market = (closes / closes.iloc[0]).mean(axis=1)
-    regime = strategy.regimes.label_returns(market).to_numpy()
+    closes = market.closes
+    market_line = (closes / closes.iloc[0]).mean(axis=1)
+    regime = strategy.regimes.label_returns(market_line).to_numpy()
     evaluated = stitched if stitched is not None else book
     evaluated_column = 0 if stitched is not None else chosen
     regime_table: dict[str, Any] = {
@@ -341,21 +458,22 @@ def run_backtest(
     # A model trained on data up to its cutoff may have seen what followed each earlier bar:
     # flag those bars and give the headline figures without them too.
     knowledge_cutoff, pre_cutoff = None, None
-    if combined.knowledge_cutoff is not None:
-        pre_cutoff = bars_through(index, combined.knowledge_cutoff)
+    cutoff = positions.combined.knowledge_cutoff
+    if cutoff is not None:
+        pre_cutoff = bars_through(index, cutoff)
         cutoff_windows = {
             "test": _cutoff_window(book, chosen, benchmark, window_mask(n_bars, windows["test"]), pre_cutoff)
         }
         if stitched is not None:
             cutoff_windows["walk_forward"] = _cutoff_window(stitched, 0, benchmark, evaluation_mask, pre_cutoff)
         knowledge_cutoff = {
-            "cutoff": combined.knowledge_cutoff.isoformat(),
+            "cutoff": cutoff.isoformat(),
             "flagged_bars": int(pre_cutoff.sum()),
             "windows": cutoff_windows,
         }
 
     progress("cost sensitivity")
-    chosen_positions = positions.iloc[:, chosen * len(symbols) : (chosen + 1) * len(symbols)]
+    chosen_positions = positions.frame.iloc[:, chosen * len(symbols) : (chosen + 1) * len(symbols)]
     chosen_positions = (
         chosen_positions.droplevel("combo", axis=1) if chosen_positions.columns.nlevels > 1 else chosen_positions
     )
@@ -364,11 +482,11 @@ def run_backtest(
     for multiplier in strategy.cost_multipliers:
         row: dict[str, Any] = {
             "multiplier": float(multiplier),
-            "costs": costs.scaled(multiplier).as_dict(),
-            "test": run(chosen_positions, multiplier).measure(0, test_mask),
+            "costs": plan.costs.scaled(multiplier).as_dict(),
+            "test": _run(plan, market, chosen_positions, multiplier).measure(0, test_mask),
         }
         if stitched is not None:
-            row["walk_forward"] = run(stitched_frame, multiplier).measure(0, evaluation_mask)
+            row["walk_forward"] = _run(plan, market, stitched_frame, multiplier).measure(0, evaluation_mask)
         cost_rows.append(row)
 
     train_scores = objective_scores(window_mask(n_bars, windows["train"]))
@@ -390,12 +508,12 @@ def run_backtest(
         pre_cutoff=pre_cutoff,
     )
     return BacktestResult(
-        strategy=name,
+        strategy=plan.name,
         symbols=symbols,
         start=index[0].isoformat(),
         end=index[-1].isoformat(),
         bars=n_bars,
-        objective=strategy.objective,
+        objective=plan.objective,
         combinations=len(combos),
         chosen=describe(combos[chosen], strategy.grid),
         splits=split_table,
@@ -403,9 +521,29 @@ def run_backtest(
         regimes=regime_table,
         cost_sensitivity=cost_rows,
         top_combinations=top_rows,
-        warnings=warnings,
+        warnings=list(market.warnings),
         curves=curves,
-        data_hashes={symbol: bars_hash(frame) for symbol, frame in bars.items()},
+        data_hashes=dict(market.data_hashes),
         knowledge_cutoff=knowledge_cutoff,
         min_annualised_years=float(strategy.min_annualised_years),
     )
+
+
+def run_backtest(
+    strategy: Strategy,
+    registry: Registry,
+    *,
+    progress: Progress = lambda stage: None,
+) -> BacktestResult:
+    """Prepare, load data, compute signals for the whole grid, simulate, choose on train, judge out of sample."""
+    random.seed(strategy.seed)
+    np.random.seed(strategy.seed)
+    plan = prepare(strategy, registry)
+    progress("loading bars")
+    market = load(plan, registry)
+    progress("computing signals")
+    positions = compute_signals(plan, registry, market)
+    progress(f"simulating {len(plan.combinations)} combination(s) x {len(market.symbols)} symbol(s)")
+    simulated = simulate(plan, market, positions)
+    progress("evaluating")
+    return evaluate(plan, market, positions, simulated, progress=progress)

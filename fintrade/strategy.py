@@ -24,7 +24,7 @@ if TYPE_CHECKING:
 
     from fintrade.types import Signal
 
-__all__ = ["Costs", "Regimes", "SignalSpec", "Splits", "Strategy", "WalkForward", "signal"]
+__all__ = ["SETTINGS", "Costs", "Regimes", "SignalSpec", "Splits", "Strategy", "WalkForward", "signal"]
 
 
 @dataclass(frozen=True)
@@ -156,6 +156,14 @@ class Strategy:
         if self.hold != "flat":
             raise ConfigError(f"hold {self.hold!r}: choose 'flat' or 'keep'")
         return position.fillna(0.0)
+
+
+#: The declarative settings of a strategy, in the order :class:`Strategy` declares them: its
+#: ``ClassVar`` attributes. Adding one to the class adds it here, to manifests and to the names
+#: a strategy file may set.
+SETTINGS: tuple[str, ...] = tuple(
+    name for name, annotation in Strategy.__annotations__.items() if str(annotation).startswith("ClassVar")
+)
 
 
 def positions_from_entries_exits(

@@ -23,37 +23,10 @@ def strategy_parameters(strategy: Any) -> dict[str, Any]:
             return [plain(v) for v in value]
         return value
 
-    names = [
-        "symbols",
-        "source",
-        "source_options",
-        "interval",
-        "start",
-        "end",
-        "price_tolerance",
-        "text_source",
-        "text_options",
-        "signals",
-        "aggregator",
-        "aggregator_params",
-        "bar_close",
-        "direction",
-        "threshold",
-        "min_confidence",
-        "hold",
-        "sizing",
-        "position_size",
-        "initial_cash",
-        "costs",
-        "splits",
-        "walk_forward",
-        "regimes",
-        "cost_multipliers",
-        "baselines",
-        "grid",
-        "objective",
-        "seed",
-    ]
+    from fintrade.strategy import SETTINGS
+
+    # The result reports min_annualised_years at its top level, beside the figures it flags.
+    names = [name for name in SETTINGS if name != "min_annualised_years"]
     return {name: plain(getattr(strategy, name)) for name in names}
 
 
