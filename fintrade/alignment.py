@@ -15,37 +15,51 @@ Per symbol and bar the documents are aggregated into a :class:`~fintrade.types.S
 confidence-weighted mean score (or the plain mean), optionally with time decay. A bar without
 news is explicitly *no signal* (NaN), or, when asked, the decayed carry-over of earlier news:
 never a forward fill of something not yet known.
+
+Text models do not call any of this themselves: a model that declares
+``SignalModel.score_documents`` is handed the prepared documents and returns one score per
+document (:func:`document_signal` runs it), and the core alone decides which bar each score
+reaches, with the alignment parameters :data:`ALIGNMENT_DEFAULTS` that every such model takes.
 """
 
 from __future__ import annotations
 
 import re
 import warnings
-from collections.abc import Sequence
+from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass
-from typing import TYPE_CHECKING, Literal
+from typing import TYPE_CHECKING, Any, Literal
 
 import numpy as np
 
-from fintrade.errors import ConfigError, DataError
+from fintrade.errors import ConfigError, DataError, PluginError
+from fintrade.types import ALIGNMENT_DEFAULTS
 
 if TYPE_CHECKING:
     import pandas as pd
 
-    from fintrade.types import Signal
+    from fintrade.types import ScoredDocuments, Signal, SignalInput
 
 __all__ = [
+    "ALIGNMENT_DEFAULTS",
     "Alignment",
     "AlignmentWarning",
     "align_scores",
+    "alignment_of",
+    "attach_scores",
     "available_bar",
     "bar_close_times",
     "bars_through",
+    "document_signal",
+    "handed_documents",
     "prepare_documents",
     "session_close_times",
 ]
 
 _SESSION_CLOSE = re.compile(r"^(\d{1,2}):(\d{2})\s+(\S+)$")
+# Set on what prepare_documents returns (pandas keeps attrs through row selections), so the
+# core prepares documents once on their way from the text source to a model.
+_PREPARED = "fintrade.prepared"
 
 
 class AlignmentWarning(UserWarning):
@@ -202,7 +216,9 @@ def prepare_documents(
         drop(frame.duplicated(["id", "symbol"], keep="first"), "with a duplicate id (the first kept)")
     if dropped:
         warnings.warn(f"{where}: dropped {'; '.join(dropped)}", AlignmentWarning, stacklevel=2)
-    return frame.sort_values("published_at", kind="stable")
+    prepared = frame.sort_values("published_at", kind="stable")
+    prepared.attrs[_PREPARED] = True
+    return prepared
 
 
 def _refuse_naive(published: pd.Series, where: str) -> None:
@@ -349,4 +365,137 @@ def align_scores(
     return Signal(
         score=pd.DataFrame(np.clip(out_score, -1.0, 1.0), index=labels, columns=column_index),
         confidence=pd.DataFrame(np.clip(out_confidence, 0.0, 1.0), index=labels, columns=column_index),
+    )
+
+
+def alignment_of(params: Mapping[str, Any], model: str) -> Alignment:
+    """The :class:`Alignment` named by a parameter set's alignment parameters (the rest ignored)."""
+    lag, half_life = params.get("lag", ALIGNMENT_DEFAULTS["lag"]), params.get("half_life")
+    for name, value in (("lag", lag), ("half_life", half_life)):
+        if value is not None and not isinstance(value, str):
+            raise ConfigError(f"signal model {model!r}: {name} must be a duration string such as '5min' or '1D'")
+    return Alignment(
+        lag=lag,
+        weighting=params.get("weighting", ALIGNMENT_DEFAULTS["weighting"]),
+        half_life=half_life,
+        no_news=params.get("no_news", ALIGNMENT_DEFAULTS["no_news"]),
+    )
+
+
+def handed_documents(inputs: SignalInput, model: str) -> pd.DataFrame:
+    """The documents a text model of ``inputs`` may see: prepared (:func:`prepare_documents`, once:
+    documents the core loaded are not prepared again), about the traded symbols or the whole
+    market, published by the last bar's close, each with an ``id``.
+
+    Without documents (the strategy has no ``text_source``) a one-line :class:`ConfigError`.
+    """
+    if inputs.documents is None:
+        raise ConfigError(
+            f"signal model {model!r} scores documents but the strategy has no text source: "
+            'set `text_source` (e.g. text_source = "sample-tweets")'
+        )
+    documents = inputs.documents
+    if not documents.attrs.get(_PREPARED):
+        documents = prepare_documents(documents, inputs.symbols, inputs.closes_at[-1], f"signal model {model!r}")
+    # Prepared for a longer history or more symbols (a cut of `fintrade check`, a test's slice of
+    # the bars): a model is never handed what cannot reach one of these bars.
+    known = (documents["published_at"] <= inputs.closes_at[-1]) & documents["symbol"].isin([*inputs.symbols, ""])
+    if not known.all():
+        documents = documents.loc[known]
+    if "id" not in documents.columns:
+        documents = documents.assign(id=np.arange(len(documents)))
+    return documents
+
+
+def attach_scores(documents: pd.DataFrame, scored: pd.DataFrame, what: str) -> pd.DataFrame:
+    """``documents`` with the ``score`` and ``confidence`` a text model returned for them.
+
+    ``scored`` holds ``id``, ``score`` and optionally ``confidence`` (default 1) and ``symbol``
+    (then rows match on id and symbol, else a score holds for every row with that id). Scores
+    for documents that were not handed, a document scored twice, or values out of range are a
+    :class:`PluginError` naming ``what``. Every other column (a ``published_at``, a bar) is
+    ignored: when a document counts is the core's decision. Documents left unscored count for
+    nothing.
+    """
+    import pandas as pd
+
+    if not isinstance(scored, pd.DataFrame):
+        raise PluginError(
+            f"{what} returned {type(scored).__name__}, expected a DataFrame with columns id, score "
+            "and optionally confidence"
+        )
+    missing = [column for column in ("id", "score") if column not in scored.columns]
+    if missing:
+        raise PluginError(f"{what} returned document scores without column(s) {', '.join(missing)}")
+    keys = ["id", "symbol"] if "symbol" in scored.columns else ["id"]
+    given = pd.MultiIndex.from_frame(documents[keys]) if len(keys) > 1 else pd.Index(documents["id"])
+    returned = pd.MultiIndex.from_frame(scored[keys]) if len(keys) > 1 else pd.Index(scored["id"])
+    if returned.has_duplicates:
+        first = returned[returned.duplicated()][0]
+        raise PluginError(f"{what} returned more than one score for document {first!r}")
+    unknown = ~returned.isin(given)
+    if unknown.any():
+        first = returned[unknown][0]
+        raise PluginError(
+            f"{what} returned scores for {int(unknown.sum())} document(s) it was not given (first: {first!r}); "
+            "a text model scores only the documents the core hands it"
+        )
+    score = scored["score"].to_numpy(dtype=float)
+    if np.isnan(score).any() or (np.abs(score) > 1 + 1e-9).any():
+        raise PluginError(f"{what} returned document scores that are not finite numbers in [-1, 1]")
+    confidence = scored["confidence"].to_numpy(dtype=float) if "confidence" in scored.columns else np.ones(len(scored))
+    if np.isnan(confidence).any() or (confidence < 0).any() or (confidence > 1 + 1e-9).any():
+        raise PluginError(f"{what} returned document confidences that are not numbers in [0, 1]")
+    position = returned.get_indexer(given)
+    found = position >= 0
+    return documents.loc[found].assign(score=score[position[found]], confidence=confidence[position[found]])
+
+
+def document_signal(
+    model: str,
+    score_documents: Callable[[pd.DataFrame, Mapping[str, Any]], pd.DataFrame | ScoredDocuments],
+    inputs: SignalInput,
+    grid: Sequence[Mapping[str, Any]],
+    what: str | None = None,
+) -> Signal:
+    """Every parameter set's signal of a document-scoring model, ``(combo, symbol)`` columns.
+
+    ``score_documents(documents, params)`` is called once per distinct set of the parameters
+    that are not alignment parameters, on the documents of :func:`handed_documents`, and each
+    distinct (scores, :class:`Alignment`) pair is aligned once by :func:`align_scores`. The
+    signal's knowledge cutoff is the latest any call reported.
+    """
+    import pandas as pd
+
+    from fintrade.calls import call_plugin
+    from fintrade.types import ScoredDocuments, Signal
+
+    what = what or f"signal model {model!r}"
+    documents = handed_documents(inputs, model)
+    scored: dict[tuple[tuple[str, str], ...], pd.DataFrame] = {}
+    aligned: dict[tuple[tuple[tuple[str, str], ...], Alignment], Signal] = {}
+    cutoffs = []
+    score_parts, confidence_parts = [], []
+    for params in grid:
+        scoring = {name: value for name, value in params.items() if name not in ALIGNMENT_DEFAULTS}
+        key = tuple(sorted((name, repr(value)) for name, value in scoring.items()))
+        if key not in scored:
+            result = call_plugin(what, score_documents, documents.copy(), scoring)
+            if isinstance(result, ScoredDocuments):
+                if result.knowledge_cutoff is not None:
+                    cutoffs.append(result.knowledge_cutoff)
+                result = result.scores
+            scored[key] = attach_scores(documents, result, what)
+        alignment = alignment_of(params, model)
+        if (key, alignment) not in aligned:
+            aligned[key, alignment] = align_scores(
+                scored[key], inputs.closes_at, inputs.symbols, alignment, index=inputs.index
+            )
+        score_parts.append(aligned[key, alignment].score.to_numpy(dtype=float))
+        confidence_parts.append(aligned[key, alignment].confidence.to_numpy(dtype=float))
+    columns = pd.MultiIndex.from_product([range(len(grid)), inputs.symbols], names=["combo", "symbol"])
+    return Signal(
+        score=pd.DataFrame(np.hstack(score_parts), index=inputs.index, columns=columns, copy=False),
+        confidence=pd.DataFrame(np.hstack(confidence_parts), index=inputs.index, columns=columns, copy=False),
+        knowledge_cutoff=max(cutoffs) if cutoffs else None,
     )

@@ -105,14 +105,20 @@ def fintrade_adapter_methods() -> Iterable[AdapterMethod]:
 def fintrade_signal_models() -> Iterable[SignalModel]:
     """Provide models that turn bars and/or documents into scores in [-1, 1].
 
-    Called once, when the registry is built. ``compute(inputs, params)`` must be point-in-time:
-    the score at bar t may use only what was known at t's close.
+    Called once, when the registry is built. A per-bar model gives ``compute(inputs, params)``,
+    which must be point-in-time: the score at bar t may use only what was known at t's close.
+    A text model gives ``score_documents(documents, params)`` instead: it receives the documents
+    the core prepared and returns one score per document (columns ``id``, ``score``,
+    ``confidence``); the core refuses scores for documents it did not hand over and aligns the
+    rest to bar closes itself, with the ``lag``, ``weighting``, ``half_life`` and ``no_news``
+    parameters it adds to the model's defaults.
 
     Example::
 
         @hookimpl
         def fintrade_signal_models():
             yield SignalModel(name="my-rule", compute=my_rule, defaults={"window": 20})
+            yield SignalModel(name="my-words", score_documents=score_each_document)
     """
 
 

@@ -12,13 +12,14 @@ import itertools
 import math
 import os
 import re
-from collections.abc import Mapping, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass
 from typing import Any
 
 import numpy as np
 import pandas as pd
 
+from fintrade.alignment import available_bar, document_signal
 from fintrade.calls import call_plugin, call_strategy
 from fintrade.errors import ConfigError, PluginError, did_you_mean
 from fintrade.registry import Registry
@@ -209,11 +210,89 @@ def latest_cutoff(signals: Sequence[Signal], what: str) -> pd.Timestamp | None:
     return max(cutoffs) if cutoffs else None
 
 
-def compute_signal(model: SignalModel, inputs: SignalInput, param_sets: Sequence[Params], key: str) -> Signal:
-    """Scores for each parameter set, as ``(combo, symbol)`` columns in the order given."""
+def _per_bar(model: SignalModel) -> Callable[[SignalInput, Mapping[str, Any]], Signal]:
+    """The model's ``compute``; a record always has it or ``score_documents`` (``SignalModel``)."""
+    if model.compute is None:
+        raise PluginError(f"signal model {model.name!r} has no compute function")
+    return model.compute
+
+
+PROBE_RTOL = 1e-9
+PROBE_ATOL = 1e-12
+"""How far a per-bar text model's score may move when later documents are withheld: float noise
+(``fintrade check``'s tolerance)."""
+
+
+def _withheld_documents(inputs: SignalInput) -> tuple[SignalInput, int] | None:
+    """``inputs`` without the documents that first reach the last bar any document reaches, and
+    the bar before it (the probe bar); None when there is nothing to withhold."""
+    documents = inputs.documents
+    if documents is None or documents.empty:
+        return None
+    bar = available_bar(documents["published_at"], inputs.closes_at)
+    reached = bar[bar >= 0]
+    if len(reached) == 0 or reached.max() < 1:
+        return None
+    probe = int(reached.max()) - 1
+    known = (bar >= 0) & (bar <= probe)
+    return dataclasses.replace(inputs, documents=documents.loc[known]), probe
+
+
+def _probe_documents(
+    model: SignalModel, inputs: SignalInput, unique: Sequence[Params], scores: np.ndarray, what: str
+) -> None:
+    """Refuse a per-bar model reading documents whose scores use documents from after a bar's close.
+
+    The model runs again without the last documents; the scores up to the bar before them must
+    not move. This catches the common leaks (documents shifted a bar early, statistics over all
+    documents) at the cost of one more call; ``fintrade check`` cuts at many bars and says where.
+    """
+    withheld = _withheld_documents(inputs)
+    if withheld is None:
+        return
+    cut, probe = withheld
+    if model.compute_grid is not None:
+        again = call_plugin(what, model.compute_grid, cut, unique)
+        _check_signal(again, cut, what, len(unique))
+        withheld_scores = again.score.to_numpy(dtype=float)
+    else:
+        parts = []
+        for params in unique:
+            single = call_plugin(f"{what} with {params}", _per_bar(model), cut, params)
+            _check_signal(single, cut, what, 1)
+            parts.append(single.score[cut.symbols].to_numpy(dtype=float))
+        withheld_scores = np.hstack(parts)
+    full, short = scores[: probe + 1], withheld_scores[: probe + 1]
+    same = np.isclose(short, full, rtol=PROBE_RTOL, atol=PROBE_ATOL) | (np.isnan(full) & np.isnan(short))
+    if not same.all():
+        first = int(np.flatnonzero(~same.all(axis=1))[0])
+        raise PluginError(
+            f"{what} is not point-in-time: its score at bar {inputs.index[first]} changes when the documents "
+            f"published after the close of bar {inputs.index[probe]} are withheld, so it uses documents from "
+            "after a bar's close; score documents with score_documents and let the core align them, or count "
+            "a document only from the first bar whose close is at or after its published_at "
+            "(fintrade check shows where)"
+        )
+
+
+def compute_signal(
+    model: SignalModel, inputs: SignalInput, param_sets: Sequence[Params], key: str, *, probe: bool = False
+) -> Signal:
+    """Scores for each parameter set, as ``(combo, symbol)`` columns in the order given.
+
+    A model that scores documents (``score_documents``) has them aligned to bars here, by the
+    core (:func:`fintrade.alignment.document_signal`). A per-bar model is called as it is; with
+    ``probe``, one that reads documents is called once more without the latest ones and
+    refused if its earlier scores move (:func:`_probe_documents`).
+    """
     unique, positions = _distinct(param_sets)
     what = f"signal model {model.name!r} (signal {key!r})"
-    if model.compute_grid is not None:
+    if model.score_documents is not None:
+        signal = call_plugin(what, document_signal, model.name, model.score_documents, inputs, unique, what)
+        _check_signal(signal, inputs, what, len(unique))
+        scores, confidences = signal.score.to_numpy(dtype=float), signal.confidence.to_numpy(dtype=float)
+        parts = [signal]
+    elif model.compute_grid is not None:
         signal = call_plugin(what, model.compute_grid, inputs, unique)
         _check_signal(signal, inputs, what, len(unique))
         scores, confidences = signal.score.to_numpy(dtype=float), signal.confidence.to_numpy(dtype=float)
@@ -221,11 +300,13 @@ def compute_signal(model: SignalModel, inputs: SignalInput, param_sets: Sequence
     else:
         parts = []
         for params in unique:
-            single = call_plugin(f"{what} with {params}", model.compute, inputs, params)
+            single = call_plugin(f"{what} with {params}", _per_bar(model), inputs, params)
             _check_signal(single, inputs, what, 1)
             parts.append(single)
         scores = np.hstack([p.score[inputs.symbols].to_numpy(dtype=float) for p in parts])
         confidences = np.hstack([p.confidence[inputs.symbols].to_numpy(dtype=float) for p in parts])
+    if probe and model.score_documents is None and model.needs_documents:
+        _probe_documents(model, inputs, unique, scores, what)
     n_symbols = len(inputs.symbols)
     if not np.array_equal(positions, np.arange(len(unique))):
         column_order = (positions[:, None] * n_symbols + np.arange(n_symbols)[None, :]).ravel()
@@ -239,17 +320,25 @@ def compute_signal(model: SignalModel, inputs: SignalInput, param_sets: Sequence
 
 
 def compute_signals(
-    strategy: Strategy, registry: Registry, inputs: SignalInput, combos: Sequence[Combination]
+    strategy: Strategy,
+    registry: Registry,
+    inputs: SignalInput,
+    combos: Sequence[Combination],
+    *,
+    probe: bool = False,
 ) -> list[Signal]:
     """Every signal of the strategy for every combination, in the order of ``strategy.signals``.
 
     A grid too large for the memory budget is refused first (:func:`check_grid_memory`).
+    ``probe``: refuse per-bar text models that use later documents (see :func:`compute_signal`);
+    a backtest probes, ``fintrade check`` does not, so that it can report where they leak.
     """
     check_grid_memory(len(combos), len(inputs.symbols), len(inputs.index))
     signals = []
     for spec in strategy.signals:
         model = registry.signal_models.get(spec.model)
-        signals.append(compute_signal(model, inputs, [combo.for_signal(spec.key) for combo in combos], spec.key))
+        param_sets = [combo.for_signal(spec.key) for combo in combos]
+        signals.append(compute_signal(model, inputs, param_sets, spec.key, probe=probe))
     return signals
 
 
@@ -273,8 +362,9 @@ def combine_signals(strategy: Strategy, registry: Registry, signals: Sequence[Si
 def combined_signal(
     strategy: Strategy, registry: Registry, inputs: SignalInput, combos: Sequence[Combination]
 ) -> Signal:
-    """Every signal of the strategy for every combination, combined by its aggregator."""
-    return combine_signals(strategy, registry, compute_signals(strategy, registry, inputs, combos))
+    """Every signal of the strategy for every combination, combined by its aggregator: what a
+    backtest trades, so per-bar text models are probed (:func:`compute_signal`)."""
+    return combine_signals(strategy, registry, compute_signals(strategy, registry, inputs, combos, probe=True))
 
 
 def target_positions(strategy: Strategy, combined: Signal, where: str) -> pd.DataFrame:

@@ -19,6 +19,11 @@ if TYPE_CHECKING:
 OHLCV_COLUMNS: tuple[str, ...] = ("open", "high", "low", "close", "volume")
 DOCUMENT_COLUMNS: tuple[str, ...] = ("published_at", "symbol", "text", "source", "id")
 
+ALIGNMENT_DEFAULTS: Mapping[str, Any] = {"lag": "0s", "weighting": "confidence", "half_life": None, "no_news": "none"}
+"""The alignment parameters every document-scoring signal model takes, with their defaults (the
+fields of :class:`fintrade.alignment.Alignment`, which applies them). The core adds them to
+such a model's ``defaults`` and keeps them: the model never sees them."""
+
 Bars = dict[str, "pd.DataFrame"]
 """Bars for many symbols: symbol -> frame with a UTC ``DatetimeIndex`` and OHLCV columns."""
 
@@ -108,9 +113,12 @@ class AdapterMethod:
 class SignalInput:
     """Everything a signal model may look at: the bars, and documents when it asks for them.
 
-    The core only passes data up to the end of the backtest; point-in-time discipline inside
-    that range (a score at bar t uses nothing after t's close) is the model's job, and
-    ``fintrade check`` verifies it.
+    The core only passes data up to the end of the backtest. Documents are prepared by the core
+    (:func:`fintrade.alignment.prepare_documents`: UTC times, traded symbols, nothing after the
+    last close); which bar each may reach is decided by the core for a model that scores
+    documents (``SignalModel.score_documents``). For a per-bar model (``compute``) the
+    point-in-time discipline inside the range (a score at bar t uses nothing after t's close)
+    is the model's, and ``fintrade check`` verifies it.
     """
 
     bars: Mapping[str, pd.DataFrame]
@@ -167,21 +175,58 @@ class Signal:
 
 
 @dataclass(frozen=True)
-class SignalModel:
-    """Turns bars and/or documents into a :class:`Signal`.
+class ScoredDocuments:
+    """What ``SignalModel.score_documents`` may return instead of a bare frame: the per-document
+    ``scores`` (columns ``id``, ``score``, optionally ``confidence`` and ``symbol``) and the
+    ``knowledge_cutoff`` of the model that produced them (see :attr:`Signal.knowledge_cutoff`)."""
 
-    ``compute(inputs, params)`` scores one parameter set. ``compute_grid(inputs, grid)``,
-    when given, scores many at once and returns columns ``(combo, symbol)`` where ``combo``
-    is the position in ``grid``; without it the core calls ``compute`` once per distinct
-    parameter set.
+    scores: pd.DataFrame
+    knowledge_cutoff: pd.Timestamp | None = None
+
+
+@dataclass(frozen=True)
+class SignalModel:
+    """Turns bars and/or documents into a :class:`Signal`, in one of two ways.
+
+    Per bar: ``compute(inputs, params)`` scores one parameter set. ``compute_grid(inputs,
+    grid)``, when given, scores many at once and returns columns ``(combo, symbol)`` where
+    ``combo`` is the position in ``grid``; without it the core calls ``compute`` once per
+    distinct parameter set.
+
+    Per document: ``score_documents(documents, params)`` receives the documents the core
+    prepared (UTC ``published_at``, traded symbols, nothing after the last bar's close, an
+    ``id`` each) and returns one score per document, a frame with ``id``, ``score`` in [-1, 1]
+    and optionally ``confidence`` in [0, 1] and ``symbol`` (or a :class:`ScoredDocuments`).
+    The core refuses scores for documents it did not hand over and aligns the rest to bars
+    itself (:func:`fintrade.alignment.document_signal`), so such a model cannot place a score
+    on a bar before its document was known. Its ``defaults`` gain the alignment parameters
+    (:data:`fintrade.alignment.ALIGNMENT_DEFAULTS`: ``lag``, ``weighting``, ``half_life``,
+    ``no_news``), which the core keeps: ``params`` holds only the model's own.
+    ``compute`` and ``compute_grid`` are then unused.
     """
 
     name: str
-    compute: Callable[[SignalInput, Mapping[str, Any]], Signal]
+    compute: Callable[[SignalInput, Mapping[str, Any]], Signal] | None = None
     defaults: Mapping[str, Any] = field(default_factory=dict)
     compute_grid: Callable[[SignalInput, Sequence[Mapping[str, Any]]], Signal] | None = None
     needs_documents: bool = False
     description: str = ""
+    score_documents: Callable[[pd.DataFrame, Mapping[str, Any]], pd.DataFrame | ScoredDocuments] | None = None
+
+    def __post_init__(self) -> None:
+        from fintrade.errors import PluginError
+
+        if self.score_documents is None:
+            if self.compute is None:
+                raise PluginError(
+                    f"signal model {self.name!r}: give compute (per-bar scores) or score_documents "
+                    "(per-document scores)"
+                )
+            return
+        # The model's own parameters first, then the core's alignment parameters.
+        extra = {name: value for name, value in ALIGNMENT_DEFAULTS.items() if name not in self.defaults}
+        object.__setattr__(self, "defaults", {**self.defaults, **extra})
+        object.__setattr__(self, "needs_documents", True)
 
 
 @dataclass(frozen=True)

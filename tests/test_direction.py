@@ -142,6 +142,15 @@ def test_values_at_t_do_not_change_when_the_future_is_cut() -> None:
     assert _truncation_differences(inputs, numeric_only) == []
 
 
+def test_the_backtests_probe_for_later_documents_accepts_it(core_registry: Registry) -> None:
+    from fintrade.sweep import compute_signal
+
+    inputs = _news_with_market_wide_documents()
+    model = core_registry.signal_models.get("market-direction")
+    probed = compute_signal(model, inputs, [{**model.defaults, **TRUNCATION_PARAMS}], "direction", probe=True)
+    np.testing.assert_array_equal(probed.score.to_numpy(), compute(inputs, TRUNCATION_PARAMS).score.to_numpy())
+
+
 def test_the_truncation_test_catches_a_label_used_before_it_is_known(monkeypatch: pytest.MonkeyPatch) -> None:
     # Planted leak: a fit at bar t also trains on row t, whose label needs bar t+1's close.
     def leaky(self: classifier.Schedule, refit: int) -> tuple[int, int]:

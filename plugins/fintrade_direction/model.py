@@ -11,6 +11,7 @@ from typing import Any
 
 import numpy as np
 
+from fintrade.alignment import handed_documents
 from fintrade.errors import ConfigError
 from fintrade.types import Signal, SignalInput
 from fintrade_direction.classifier import CLASSES, Schedule, walk_forward
@@ -35,9 +36,10 @@ def compute(inputs: SignalInput, params: Mapping[str, Any]) -> Signal:
     fields = {name: inputs.field(name).to_numpy(dtype=float) for name in ("high", "low", "close", "volume")}
     numeric = numeric_features(fields)
     labels = next_bar_labels(fields["close"], numeric[..., VOLATILITY], settings.flat)
-    text = (
-        bar_text(inputs.documents, symbols, inputs.closes_at, settings.lag, settings.model) if settings.text else None
-    )
+    text = None
+    if settings.text:
+        documents = handed_documents(inputs, MODEL)
+        text = bar_text(documents, symbols, inputs.closes_at, settings.lag, settings.model)
     schedule = Schedule(settings.min_train, settings.refit_every, settings.train_window)
     probabilities = walk_forward(numeric, labels, schedule, text=text, components=settings.pca, C=settings.C)
     score = probabilities[..., CLASSES.index(UP)] - probabilities[..., CLASSES.index(DOWN)]

@@ -1,10 +1,12 @@
 """Documents to per-bar text features: the mean embedding of each symbol's new documents.
 
-A document counts for the first bar whose close is at or after ``published_at + lag``
-(:func:`fintrade.alignment.available_bar`), so bar t's text is what became known between the
-previous close and t's close. Documents with an empty symbol concern the whole market and
-count for every symbol. A bar without news has no vector (the classifier gives it zeros and a
-"has news" flag of 0); nothing is carried over from earlier bars.
+The documents are those the core prepared and handed over
+(:func:`fintrade.alignment.handed_documents`). A document counts for the first bar whose close
+is at or after ``published_at + lag`` (:func:`fintrade.alignment.available_bar`), so bar t's
+text is what became known between the previous close and t's close. Documents with an empty
+symbol concern the whole market and count for every symbol. A bar without news has no vector
+(the classifier gives it zeros and a "has news" flag of 0); nothing is carried over from
+earlier bars.
 """
 
 from __future__ import annotations
@@ -15,7 +17,7 @@ from typing import TYPE_CHECKING
 
 import numpy as np
 
-from fintrade.alignment import available_bar, prepare_documents
+from fintrade.alignment import available_bar
 from fintrade_direction.embeddings import embed_texts
 
 if TYPE_CHECKING:
@@ -50,11 +52,11 @@ def bar_text(
     lag: str,
     model: str,
 ) -> BarText:
-    """Embed the documents (cached per text) and average them per symbol per bar."""
+    """Embed the prepared documents (cached per text) and average them per symbol per bar."""
     empty = BarText(rows=np.empty(0, dtype=np.int64), vectors=np.empty((0, 0)))
     if documents is None or documents.empty:
         return empty
-    prepared = prepare_documents(documents, symbols, closes[-1], where="signal model 'market-direction' documents")
+    prepared = documents
     bar = available_bar(prepared["published_at"], closes, lag)
     known = bar >= 0
     prepared, bar = prepared.loc[known], bar[known]

@@ -1,8 +1,8 @@
 """Built-in plugin: text sentiment signal models, ``llm-sentiment`` and ``lexicon``.
 
-Both score each document (a score in [-1, 1] and a confidence in [0, 1]) and turn the scores
-into per-bar signals with :func:`fintrade.alignment.align_scores`, so both take the alignment
-parameters ``lag``, ``weighting``, ``half_life`` and ``no_news``; both need a strategy
+Both score each document (a score in [-1, 1] and a confidence in [0, 1]) through
+``SignalModel.score_documents``; the core aligns the scores to bars, so both take its alignment
+parameters ``lag``, ``weighting``, ``half_life`` and ``no_news``, and both need a strategy
 ``text_source``. See ``docs/signals.md``.
 
 ``llm-sentiment`` (:mod:`.llm`)
@@ -18,7 +18,7 @@ neither torch nor pandas: the models live in submodules, imported on first use.
 
 Module roles: :mod:`.classifier` (which model, its identity, loading), :mod:`.inference`
 (batched forward passes), :mod:`.score_cache` (the persistent cache), :mod:`.llm` (scores with
-caching, the signal model), :mod:`.lexicon`, :mod:`.documents` (documents to aligned signals).
+caching, the signal model), :mod:`.lexicon`, :mod:`.documents` (direct calls, aligned by the core).
 """
 
 from __future__ import annotations
@@ -30,7 +30,6 @@ import fintrade
 from fintrade.deferred import deferred
 from fintrade.types import SignalModel
 
-ALIGNMENT_DEFAULTS: dict[str, Any] = {"lag": "0s", "weighting": "confidence", "half_life": None, "no_news": "none"}
 LLM_DEFAULTS: dict[str, Any] = {
     "model": None,
     "precision": "float32",
@@ -45,17 +44,21 @@ def fintrade_signal_models() -> Iterator[SignalModel]:
     """``llm-sentiment`` and ``lexicon``."""
     yield SignalModel(
         name="llm-sentiment",
-        compute=deferred("fintrade_sentiment.llm:compute"),
-        compute_grid=deferred("fintrade_sentiment.llm:compute_grid"),
-        defaults={**LLM_DEFAULTS, **ALIGNMENT_DEFAULTS},
-        needs_documents=True,
+        score_documents=deferred("fintrade_sentiment.llm:score_documents"),
+        defaults=dict(LLM_DEFAULTS),
         description="Fine-tuned classifier on each document: P(positive) - P(negative), cached per text",
     )
     yield SignalModel(
         name="lexicon",
-        compute=deferred("fintrade_sentiment.lexicon:compute"),
-        compute_grid=deferred("fintrade_sentiment.lexicon:compute_grid"),
-        defaults=dict(ALIGNMENT_DEFAULTS),
-        needs_documents=True,
+        score_documents=deferred("fintrade_sentiment.lexicon:score_documents"),
         description="Loughran-McDonald word counts on each document: (pos - neg) / (pos + neg)",
     )
+
+
+def __getattr__(name: str) -> Any:
+    # The alignment parameters belong to the core now; kept here for code that imported them.
+    if name == "ALIGNMENT_DEFAULTS":
+        from fintrade.alignment import ALIGNMENT_DEFAULTS
+
+        return dict(ALIGNMENT_DEFAULTS)
+    raise AttributeError(f"module {__name__!r} has no attribute {name!r}")

@@ -7,7 +7,3 @@ from fintrade.errors import ConfigError
 
 class SentimentModelError(ConfigError):
     """A ``model`` that cannot be found, or is not a 3-class (negative, neutral, positive) classifier."""
-
-
-class MissingDocumentsError(ConfigError):
-    """A text signal model in a strategy that names no ``text_source``."""

@@ -28,6 +28,7 @@ from fintrade.errors import ConfigError
 
 if TYPE_CHECKING:
     import numpy as np
+    import pandas as pd
 
     from fintrade.types import Signal, SignalInput
 
@@ -84,25 +85,25 @@ def lexicon_scores(texts: Iterable[str]) -> tuple[np.ndarray, np.ndarray]:
     return score, np.minimum(1.0, total / FULL_CONFIDENCE_HITS)
 
 
-def compute_grid(inputs: SignalInput, grid: Sequence[Mapping[str, Any]]) -> Signal:
-    """Every parameter set at once: each distinct text is scored once, then aligned per set."""
-    from fintrade_sentiment.documents import aligned_grid, documents_for
-
-    documents = documents_for(inputs, MODEL)
+def score_documents(documents: pd.DataFrame, params: Mapping[str, Any]) -> pd.DataFrame:
+    """Each document's score and confidence; each distinct text is scored once. The core aligns them."""
     texts = documents["text"].tolist()
     distinct = list(dict.fromkeys(texts))
     score, confidence = lexicon_scores(distinct)
     position = {text: i for i, text in enumerate(distinct)}
     rows = [position[text] for text in texts]
-    scores = (score[rows], confidence[rows])
-    return aligned_grid(documents, [scores] * len(grid), inputs, grid, MODEL)
+    return documents[["id", "symbol"]].assign(score=score[rows], confidence=confidence[rows])
+
+
+def compute_grid(inputs: SignalInput, grid: Sequence[Mapping[str, Any]]) -> Signal:
+    """Every parameter set at once, aligned by the core as in a backtest (direct calls)."""
+    from fintrade_sentiment.documents import signal_grid
+
+    return signal_grid(MODEL, score_documents, inputs, grid)
 
 
 def compute(inputs: SignalInput, params: Mapping[str, Any]) -> Signal:
-    """One parameter set, symbol columns."""
-    from fintrade.types import Signal
+    """One parameter set, symbol columns (direct calls)."""
+    from fintrade_sentiment.documents import single_signal
 
-    signal = compute_grid(inputs, [params])
-    return Signal(
-        score=signal.score.droplevel("combo", axis=1), confidence=signal.confidence.droplevel("combo", axis=1)
-    )
+    return single_signal(MODEL, score_documents, inputs, params)

@@ -40,7 +40,7 @@ if TYPE_CHECKING:
     import numpy as np
     import pandas as pd
 
-    from fintrade.types import Signal, SignalInput
+    from fintrade.types import ScoredDocuments, Signal, SignalInput
 
 MODEL = "llm-sentiment"
 SCORER_VERSION = 1
@@ -227,34 +227,37 @@ def _scoring_params(params: Mapping[str, Any]) -> tuple[Any, ...]:
     )
 
 
-def compute_grid(inputs: SignalInput, grid: Sequence[Mapping[str, Any]]) -> Signal:
-    """Every parameter set at once: texts are scored once per distinct model setting, then aligned per set."""
-    from fintrade_sentiment.documents import aligned_grid, documents_for
+def score_documents(documents: pd.DataFrame, params: Mapping[str, Any]) -> ScoredDocuments:
+    """Each document's score and confidence with the model ``params`` name (texts scored once,
+    cached), and the model's knowledge cutoff. The core aligns them."""
+    from fintrade.types import ScoredDocuments
 
-    documents = documents_for(inputs, MODEL)
-    texts = documents["text"].tolist()
-    by_setting: dict[tuple[Any, ...], DocumentScores] = {}
-    for params in grid:
-        setting = _scoring_params(params)
-        if setting not in by_setting:
-            model, precision, device, max_length, batch_size = setting
-            by_setting[setting] = score_texts(
-                texts, model=model, precision=precision, device=device, max_length=max_length, batch_size=batch_size
-            )
-    scores = [(by_setting[s].score, by_setting[s].confidence) for s in map(_scoring_params, grid)]
-    return aligned_grid(documents, scores, inputs, grid, MODEL, _latest_cutoff(list(by_setting.values())))
+    model, precision, device, max_length, batch_size = _scoring_params(params)
+    result = score_texts(
+        documents["text"].tolist(),
+        model=model,
+        precision=precision,
+        device=device,
+        max_length=max_length,
+        batch_size=batch_size,
+    )
+    scores = documents[["id", "symbol"]].assign(score=result.score, confidence=result.confidence)
+    return ScoredDocuments(scores, knowledge_cutoff=_latest_cutoff([result]))
+
+
+def compute_grid(inputs: SignalInput, grid: Sequence[Mapping[str, Any]]) -> Signal:
+    """Every parameter set at once, aligned by the core as in a backtest (direct calls): texts
+    are scored once per distinct model setting."""
+    from fintrade_sentiment.documents import signal_grid
+
+    return signal_grid(MODEL, score_documents, inputs, grid)
 
 
 def compute(inputs: SignalInput, params: Mapping[str, Any]) -> Signal:
-    """One parameter set, symbol columns."""
-    from fintrade.types import Signal
+    """One parameter set, symbol columns (direct calls)."""
+    from fintrade_sentiment.documents import single_signal
 
-    signal = compute_grid(inputs, [params])
-    return Signal(
-        score=signal.score.droplevel("combo", axis=1),
-        confidence=signal.confidence.droplevel("combo", axis=1),
-        knowledge_cutoff=signal.knowledge_cutoff,
-    )
+    return single_signal(MODEL, score_documents, inputs, params)
 
 
 def _latest_cutoff(results: Sequence[DocumentScores]) -> pd.Timestamp | None:
