@@ -364,6 +364,85 @@ def simulate(plan: Plan, market: Market, positions: Positions) -> Simulated:
     return Simulated(book, _run(plan, market, hold))
 
 
+@dataclass(frozen=True)
+class _Stitched:
+    """The walk-forward: each fold's out-of-sample bars traded with the parameters its in-sample chose."""
+
+    table: dict[str, Any]
+    book: _Book
+    frame: pd.DataFrame
+    #: The bars it is judged on: every fold's out-of-sample bars.
+    mask: np.ndarray
+
+
+def _walk_forward(
+    plan: Plan,
+    market: Market,
+    positions: Positions,
+    benchmark: _Book,
+    objective_scores: Callable[[np.ndarray], np.ndarray],
+) -> _Stitched | None:
+    """Choose per fold on its in-sample window, stitch the out-of-sample pieces, simulate them once."""
+    strategy, folds = plan.strategy, market.folds
+    if not folds or strategy.walk_forward is None:
+        return None
+    index, symbols = market.index, market.symbols
+    n_bars = len(index)
+    stitched_positions = np.zeros((n_bars, len(symbols)))
+    chosen_per_fold = []
+    for fold in folds:
+        best = int(np.argmax(objective_scores(window_mask(n_bars, fold.in_sample))))
+        chosen_per_fold.append(best)
+        block = positions.frame.to_numpy(dtype=float)[:, best * len(symbols) : (best + 1) * len(symbols)]
+        stitched_positions[fold.out_of_sample.as_slice()] = block[fold.out_of_sample.as_slice()]
+    frame = pd.DataFrame(stitched_positions, index=index, columns=pd.Index(symbols, name="symbol"))
+    stitched = _run(plan, market, frame)
+    evaluation_mask = np.zeros(n_bars, dtype=bool)
+    fold_rows = []
+    for fold, best in zip(folds, chosen_per_fold, strict=True):
+        oos = window_mask(n_bars, fold.out_of_sample)
+        evaluation_mask |= oos
+        in_sample_score = objective_scores(window_mask(n_bars, fold.in_sample))[best]
+        fold_rows.append(
+            {
+                "fold": fold.number,
+                "in_sample": _window_dates(index, fold.in_sample),
+                "out_of_sample": _window_dates(index, fold.out_of_sample),
+                "params": describe(plan.combinations[best], strategy.grid),
+                "in_sample_objective": _clean({"v": in_sample_score})["v"],
+                "strategy": stitched.measure(0, oos),
+                "benchmark": benchmark.measure(0, oos),
+            }
+        )
+    table = {
+        "mode": strategy.walk_forward.mode,
+        "folds": fold_rows,
+        "stitched": stitched.measure(0, evaluation_mask),
+        "benchmark": benchmark.measure(0, evaluation_mask),
+    }
+    return _Stitched(table, stitched, frame, evaluation_mask)
+
+
+def _regime_table(
+    plan: Plan, regime: np.ndarray, evaluated: _Book, column: int, benchmark: _Book, mask: np.ndarray, on: str
+) -> dict[str, Any]:
+    """Metrics per market regime over the evaluated bars ``mask``."""
+    regimes = plan.strategy.regimes
+    table: dict[str, Any] = {"evaluated_on": on, "window": regimes.window, "threshold": regimes.threshold, "table": {}}
+    # Bars before the first label is known form a warm-up row, so the rows' bars add up to
+    # every evaluated bar; a regime the evaluated bars never visit has null metrics.
+    for label in (*REGIMES, WARMUP):
+        rows = mask & (regime == label)
+        if label == WARMUP and not rows.any():
+            continue
+        table["table"][label] = {
+            "bars": int(rows.sum()),
+            "strategy": evaluated.measure(column, rows),
+            "benchmark": benchmark.measure(0, rows),
+        }
+    return table
+
+
 def evaluate(
     plan: Plan,
     market: Market,
@@ -374,10 +453,9 @@ def evaluate(
 ) -> BacktestResult:
     """Choose parameters on in-sample windows by the objective; judge them on the windows left out."""
     strategy, combos = plan.strategy, plan.combinations
-    index, symbols, windows, folds = market.index, market.symbols, market.windows, market.folds
+    index, symbols, windows = market.index, market.symbols, market.windows
     n_bars = len(index)
     book, benchmark = simulated.book, simulated.benchmark
-    hold_columns = pd.Index(symbols, name="symbol")
 
     def objective_scores(mask: np.ndarray) -> np.ndarray:
         """The objective of every combination, rounded so that noise cannot break a tie."""
@@ -395,65 +473,17 @@ def evaluate(
         for split, window in windows.items()
     }
 
-    walk_forward, stitched = None, None
-    evaluation_mask = window_mask(n_bars, windows["test"])
-    if folds and strategy.walk_forward is not None:
-        stitched_positions = np.zeros((n_bars, len(symbols)))
-        chosen_per_fold = []
-        for fold in folds:
-            best = int(np.argmax(objective_scores(window_mask(n_bars, fold.in_sample))))
-            chosen_per_fold.append(best)
-            block = positions.frame.to_numpy(dtype=float)[:, best * len(symbols) : (best + 1) * len(symbols)]
-            stitched_positions[fold.out_of_sample.as_slice()] = block[fold.out_of_sample.as_slice()]
-        stitched_frame = pd.DataFrame(stitched_positions, index=index, columns=hold_columns)
-        stitched = _run(plan, market, stitched_frame)
-        evaluation_mask = np.zeros(n_bars, dtype=bool)
-        fold_rows = []
-        for fold, best in zip(folds, chosen_per_fold, strict=True):
-            oos = window_mask(n_bars, fold.out_of_sample)
-            evaluation_mask |= oos
-            in_sample_score = objective_scores(window_mask(n_bars, fold.in_sample))[best]
-            fold_rows.append(
-                {
-                    "fold": fold.number,
-                    "in_sample": _window_dates(index, fold.in_sample),
-                    "out_of_sample": _window_dates(index, fold.out_of_sample),
-                    "params": describe(combos[best], strategy.grid),
-                    "in_sample_objective": _clean({"v": in_sample_score})["v"],
-                    "strategy": stitched.measure(0, oos),
-                    "benchmark": benchmark.measure(0, oos),
-                }
-            )
-        walk_forward = {
-            "mode": strategy.walk_forward.mode,
-            "folds": fold_rows,
-            "stitched": stitched.measure(0, evaluation_mask),
-            "benchmark": benchmark.measure(0, evaluation_mask),
-        }
+    test_mask = window_mask(n_bars, windows["test"])
+    stitched = _walk_forward(plan, market, positions, benchmark, objective_scores)
+    evaluation_mask = stitched.mask if stitched is not None else test_mask
 
     # Regimes describe the market: the equal-weighted closes of the traded symbols.
     closes = market.closes
-    market_line = (closes / closes.iloc[0]).mean(axis=1)
-    regime = strategy.regimes.label_returns(market_line).to_numpy()
-    evaluated = stitched if stitched is not None else book
-    evaluated_column = 0 if stitched is not None else chosen
-    regime_table: dict[str, Any] = {
-        "evaluated_on": "walk_forward" if stitched is not None else "test",
-        "window": strategy.regimes.window,
-        "threshold": strategy.regimes.threshold,
-        "table": {},
-    }
-    # Bars before the first label is known form a warm-up row, so the rows' bars add up to
-    # every evaluated bar; a regime the evaluated bars never visit has null metrics.
-    for label in (*REGIMES, WARMUP):
-        mask = evaluation_mask & (regime == label)
-        if label == WARMUP and not mask.any():
-            continue
-        regime_table["table"][label] = {
-            "bars": int(mask.sum()),
-            "strategy": evaluated.measure(evaluated_column, mask),
-            "benchmark": benchmark.measure(0, mask),
-        }
+    regime = strategy.regimes.label_returns((closes / closes.iloc[0]).mean(axis=1)).to_numpy()
+    if stitched is not None:
+        regime_table = _regime_table(plan, regime, stitched.book, 0, benchmark, evaluation_mask, "walk_forward")
+    else:
+        regime_table = _regime_table(plan, regime, book, chosen, benchmark, evaluation_mask, "test")
 
     # A model trained on data up to its cutoff may have seen what followed each earlier bar:
     # flag those bars and give the headline figures without them too.
@@ -461,11 +491,9 @@ def evaluate(
     cutoff = positions.combined.knowledge_cutoff
     if cutoff is not None:
         pre_cutoff = bars_through(index, cutoff)
-        cutoff_windows = {
-            "test": _cutoff_window(book, chosen, benchmark, window_mask(n_bars, windows["test"]), pre_cutoff)
-        }
+        cutoff_windows = {"test": _cutoff_window(book, chosen, benchmark, test_mask, pre_cutoff)}
         if stitched is not None:
-            cutoff_windows["walk_forward"] = _cutoff_window(stitched, 0, benchmark, evaluation_mask, pre_cutoff)
+            cutoff_windows["walk_forward"] = _cutoff_window(stitched.book, 0, benchmark, evaluation_mask, pre_cutoff)
         knowledge_cutoff = {
             "cutoff": cutoff.isoformat(),
             "flagged_bars": int(pre_cutoff.sum()),
@@ -477,7 +505,6 @@ def evaluate(
     chosen_positions = (
         chosen_positions.droplevel("combo", axis=1) if chosen_positions.columns.nlevels > 1 else chosen_positions
     )
-    test_mask = window_mask(n_bars, windows["test"])
     cost_rows = []
     for multiplier in strategy.cost_multipliers:
         row: dict[str, Any] = {
@@ -486,7 +513,7 @@ def evaluate(
             "test": _run(plan, market, chosen_positions, multiplier).measure(0, test_mask),
         }
         if stitched is not None:
-            row["walk_forward"] = _run(plan, market, stitched_frame, multiplier).measure(0, evaluation_mask)
+            row["walk_forward"] = _run(plan, market, stitched.frame, multiplier).measure(0, evaluation_mask)
         cost_rows.append(row)
 
     train_scores = objective_scores(window_mask(n_bars, windows["train"]))
@@ -502,7 +529,7 @@ def evaluate(
     curves = Curves(
         index=index,
         strategy=book.value[:, chosen] / book.value[0, chosen],
-        walk_forward=stitched.value[:, 0] / stitched.value[0, 0] if stitched is not None else None,
+        walk_forward=stitched.book.value[:, 0] / stitched.book.value[0, 0] if stitched is not None else None,
         benchmark=benchmark.value[:, 0] / benchmark.value[0, 0],
         regime=regime,
         pre_cutoff=pre_cutoff,
@@ -517,7 +544,7 @@ def evaluate(
         combinations=len(combos),
         chosen=describe(combos[chosen], strategy.grid),
         splits=split_table,
-        walk_forward=walk_forward,
+        walk_forward=stitched.table if stitched is not None else None,
         regimes=regime_table,
         cost_sensitivity=cost_rows,
         top_combinations=top_rows,
