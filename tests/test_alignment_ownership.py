@@ -123,6 +123,36 @@ def test_the_documents_handed_over_are_prepared_and_only_those_that_can_reach_a_
     assert str(documents["published_at"].dt.tz) == "UTC"
 
 
+class Words:
+    @fintrade.hookimpl
+    def fintrade_signal_models(self) -> Iterator[SignalModel]:
+        yield _model(_word_scores)
+
+
+def test_documents_the_core_loaded_are_prepared_once(register_plugin, monkeypatch) -> None:
+    from fintrade import alignment
+    from fintrade.data import load_signal_inputs
+    from fintrade.registry import get_registry
+    from fintrade.strategy import Strategy, signal
+
+    register_plugin(Words(), name="words-plugin")
+
+    class News(Strategy):
+        symbols = ["AAA", "BBB"]
+        source = "synthetic"
+        source_options = {"bars": 60, "seed": 3}
+        text_source = "synthetic-news"
+        text_options = {"bars": 60, "seed": 3}
+        signals = [signal("words")]
+
+    registry = get_registry()
+    inputs, _ = load_signal_inputs(News(), registry)
+    calls: list[str] = []
+    monkeypatch.setattr(alignment, "prepare_documents", lambda *args, **kwargs: calls.append("again"))
+    signal_ = compute_signal(registry.signal_models.get("words"), inputs, [dict(ALIGNMENT_DEFAULTS)], "words")
+    assert calls == [] and signal_.score.notna().any().any()
+
+
 def test_scores_for_documents_the_model_was_not_given_are_refused_naming_it(synthetic_bars) -> None:
     future = NEWS.iloc[[4]]  # the model knows of a document from after the last bar's close
 
