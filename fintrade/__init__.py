@@ -1,6 +1,7 @@
 """fintrade: a plugin-based trading research framework.
 
-The public API for strategy files and plugins lives here and in :mod:`fintrade.types`.
+Strategy files use what this module exports; plugins may import the modules listed in
+:data:`fintrade.api.PUBLIC_MODULES` (docs/plugins.md), and nothing else of fintrade.
 Heavy libraries (vectorbt, torch) are imported lazily by the modules that need them.
 """
 

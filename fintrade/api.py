@@ -26,6 +26,16 @@ PUBLIC_MODULES: dict[str, str] = {
     "fintrade.manifest": "`write_json_atomic`, `library_versions`: for artifacts and their manifests",
     "fintrade.alignment": "point-in-time alignment of documents to bars (docs/signals.md)",
     "fintrade.sqlite_store": "`SQLiteStore`: one cache file that several processes share",
+    "fintrade.rowfiles": "`read_text`, `parse_csv`, `parse_jsonl`, `parse_dates`, `text_ids`: rows from your own files",
+    "fintrade.datasets": "`split_dataset`, `dataset_hash`, `latest_date`: what trainers do with labelled rows",
+    "fintrade.models": "the model service: `resolve_model`, `load_adapter`, `read_manifest`, `resolve_device`, ...",
+    "fintrade.models.sources": "base models: offline aliases, local folders, hub ids, safe loading",
+    "fintrade.models.bases": "the base an adapter sits on, per task (classification, sft, qa), fp32 or 4-bit",
+    "fintrade.models.artifacts": "adapter artifacts: save, read the manifest, load, merge",
+    "fintrade.models.devices": "`auto`/`cpu`/`cuda[:N]` checked once, batches moved next to the model",
+    "fintrade.models.quantization": "4-bit loading with bitsandbytes and its CPU fixes",
+    "fintrade.models.errors": "`UnknownModelError`, `QuantizationUnavailableError`",
+    "fintrade.models.markers": "the response markers of causal-LM (`sft`) adapters",
     "fintrade.testing": "the pytest plugin for plugin authors: fixtures and synthetic bars and documents",
 }
 """Module name -> what a plugin uses it for. The order is the order docs/plugins.md lists them in."""

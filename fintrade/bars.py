@@ -17,8 +17,8 @@ from dataclasses import dataclass
 import numpy as np
 import pandas as pd
 
-from fintrade.cache import INTERVAL_PATTERN, DataWarning, interval_length
-from fintrade.errors import ConfigError, DataError
+from fintrade.errors import ConfigError, DataError, DataWarning
+from fintrade.intervals import INTERVAL_PATTERN, interval_length
 from fintrade.types import OHLCV_COLUMNS
 
 PRICE_COLUMNS = ("open", "high", "low", "close")

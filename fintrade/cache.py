@@ -29,7 +29,10 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
-from fintrade.errors import DataError
+# DataWarning and interval_length live in leaf modules (so that fintrade.bars needs no cache);
+# plugins and the core keep importing them from here.
+from fintrade.errors import DataError, DataWarning
+from fintrade.intervals import interval_length
 
 if TYPE_CHECKING:
     import pandas as pd
@@ -42,11 +45,6 @@ FORMAT_VERSION = 2
 checksum covers the rows only, are still read, and rewritten as version 2 by the next write."""
 READABLE_VERSIONS = (1, 2)
 METADATA_KEY = b"fintrade"
-INTERVAL_PATTERN = re.compile(r"^(\d+)(m|h|d|w)$")
-
-
-class DataWarning(UserWarning):
-    """Something about the data deserves attention but does not stop the run."""
 
 
 class PartialFetch(DataError):
@@ -69,17 +67,6 @@ def cache_root() -> Path:
 def offline_mode() -> bool:
     """True when ``--offline`` (or ``FINTRADE_OFFLINE=1``) forbids touching the network."""
     return os.environ.get("FINTRADE_OFFLINE", "") not in ("", "0", "false")
-
-
-def interval_length(interval: str) -> pd.Timedelta:
-    """``"15m"`` -> 15 minutes; intervals without a fixed length (``1mo``) count as one day."""
-    import pandas as pd
-
-    match = INTERVAL_PATTERN.match(interval)
-    if not match:
-        return pd.Timedelta(days=1)
-    count, unit = int(match.group(1)), match.group(2)
-    return pd.Timedelta(**{{"m": "minutes", "h": "hours", "d": "days", "w": "weeks"}[unit]: count})
 
 
 def _safe(part: str) -> str:

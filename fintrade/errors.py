@@ -28,6 +28,10 @@ class DataError(FintradeError):
     """Bars or documents break the data contract (columns, order, NaNs, ranges)."""
 
 
+class DataWarning(UserWarning):
+    """Something about the data deserves attention but does not stop the run (:mod:`fintrade.cache` re-exports it)."""
+
+
 class ConfigError(FintradeError):
     """Unknown names or parameters, or settings that cannot work together."""
 

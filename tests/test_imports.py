@@ -16,28 +16,11 @@ from pathlib import Path
 from fintrade.api import PUBLIC_MODULES
 
 ROOT = Path(__file__).resolve().parents[1]
-# What is left of the tangle issue 12 found, edge by edge (importing module, imported module);
-# each entry goes when its import does, and a stale entry fails the tests below.
-KNOWN_CYCLE_EDGES: frozenset[tuple[str, str]] = frozenset(
-    {
-        ("fintrade.cache", "fintrade.bars"),  # cached_bars validates downloads; bars reads intervals from cache
-        ("fintrade_adapters.artifacts", "fintrade_adapters.runner"),
-        ("fintrade_adapters.artifacts", "fintrade_adapters.task_runs"),
-        ("fintrade_adapters.task_runs", "fintrade_adapters.runner"),
-    }
-)
+# What is left of the imports issue 12 found, edge by edge (importing module, imported module);
+# an entry goes when its import does, and a stale entry fails the tests below.
 KNOWN_PLUGIN_EDGES: frozenset[tuple[str, str]] = frozenset(
     {
-        ("fintrade_adapters.data", "fintrade_datasets.splits"),
-        ("fintrade_adapters.task_files", "fintrade_datasets.labelled"),
-        ("fintrade_adapters.task_files", "fintrade_datasets.labelled_files"),
-        ("fintrade_adapters.task_files", "fintrade_datasets.labels"),
-        ("fintrade_direction.embeddings", "fintrade_adapters.models"),
         ("fintrade_direction.features", "fintrade_technical.indicators"),
-        ("fintrade_sentiment.classifier", "fintrade_adapters.devices"),
-        ("fintrade_sentiment.classifier", "fintrade_adapters.artifacts"),
-        ("fintrade_sentiment.classifier", "fintrade_adapters.models"),
-        ("fintrade_sentiment.classifier", "fintrade_adapters.methods"),
     }
 )
 BUILTINS = frozenset(path.name for path in (ROOT / "plugins").glob("fintrade_*") if (path / "__init__.py").is_file())
@@ -116,12 +99,12 @@ def _known(target: str) -> str | None:
     return None
 
 
-def _graph(known: frozenset[tuple[str, str]] = frozenset()) -> dict[str, set[str]]:
-    """Module -> the modules of ours it imports when it runs, less the ``known`` edges."""
+def _graph() -> dict[str, set[str]]:
+    """Module -> the modules of ours it imports when it runs."""
     graph: dict[str, set[str]] = {module: set() for module in MODULES}
     for item in IMPORTS:
         target = _known(item.target)
-        if item.runtime and target and target != item.source and (item.source, target) not in known:
+        if item.runtime and target and target != item.source:
             graph[item.source].add(target)
     return graph
 
@@ -209,7 +192,7 @@ def test_the_cycle_finder_finds_a_hidden_cycle() -> None:
 
 
 def test_no_import_cycles() -> None:
-    cycles = [" -> ".join(cycle) for cycle in _cycles(_graph(KNOWN_CYCLE_EDGES))]
+    cycles = [" -> ".join(cycle) for cycle in _cycles(_graph())]
     assert cycles == [], "import cycles:\n" + "\n".join(cycles)
 
 
@@ -219,15 +202,12 @@ def test_builtins_import_only_the_public_api_and_themselves() -> None:
 
 
 def test_the_known_edges_are_still_there() -> None:
-    edges = {(item.source, _known(item.target)) for item in IMPORTS if item.runtime}
-    assert sorted(KNOWN_CYCLE_EDGES - edges) == [], "gone from the code: remove from KNOWN_CYCLE_EDGES"
     written = {(item.source, item.target) for item in IMPORTS}
     assert sorted(KNOWN_PLUGIN_EDGES - written) == [], "gone from the code: remove from KNOWN_PLUGIN_EDGES"
 
 
 def test_the_known_edges_are_what_the_tests_would_find() -> None:
-    # Without the allowances the tests fail, naming the cycles and the imports.
-    assert any("fintrade_adapters.runner" in cycle for cycle in _cycles(_graph()))
+    # Without the allowances the test fails, naming the imports.
     assert len(_plugin_violations()) > len(_plugin_violations(KNOWN_PLUGIN_EDGES))
 
 

@@ -59,7 +59,7 @@ def qa_file(tmp_path_factory: pytest.TempPathFactory) -> Path:
 
 @pytest.fixture(scope="module")
 def tokenizer() -> Any:
-    from fintrade_adapters.models import load_tokenizer, resolve_model
+    from fintrade.models.sources import load_tokenizer, resolve_model
 
     return load_tokenizer(resolve_model("minilm"))
 
@@ -274,10 +274,11 @@ def test_qa_loss_falls_and_metrics_are_reported(qa_run: Any) -> None:
 
 
 def test_qa_artifact_reloads_in_plain_peft_with_identical_logits(qa_run: Any) -> None:
-    from fintrade_adapters.models import resolve_model
     from peft import PeftModel
     from safetensors import safe_open
     from transformers import AutoModelForQuestionAnswering, AutoTokenizer
+
+    from fintrade.models.sources import resolve_model
 
     path = qa_run.path
     with safe_open(str(path / "adapter_model.safetensors"), "pt") as weights:

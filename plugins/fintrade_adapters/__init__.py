@@ -8,11 +8,13 @@ The CLI imports every built-in plugin to build its command list, so nothing here
 torch, transformers or peft: the methods' ``train`` is deferred and the commands import their
 machinery inside their bodies.
 
-Module roles: :mod:`.models` (where base models come from), :mod:`.quantization` (4-bit
-loading and its CPU fixes), :mod:`.methods` (peft configurations per method and architecture),
+Base models, 4-bit loading, adapter artifacts (save, load, merge) and devices are not here:
+they are the public model service :mod:`fintrade.models`, which signal models use too.
+
+Module roles: :mod:`.methods` (peft configurations per method and architecture),
 :mod:`.data` (datasets checked and split), :mod:`.tasks` (examples, batches, loss, metrics),
-:mod:`.training` (the loop), :mod:`.runner` (one run, end to end), :mod:`.artifacts` (save,
-load, merge), :mod:`.evaluation`, :mod:`.ablation`, :mod:`.cli`; :mod:`.distillation` (the
+:mod:`.training` (the loop), :mod:`.runs` (what a run produces and records), :mod:`.runner`
+(one run, end to end), :mod:`.evaluation`, :mod:`.ablation`, :mod:`.cli`; :mod:`.distillation` (the
 ``distill`` method: teacher, loss, task) with :mod:`.paraphrase` (its optional augmentation),
 :mod:`.compare` (methods side by side) with :mod:`.memory` (peak memory of a run).
 

@@ -15,8 +15,8 @@ from typing import Annotated, Any
 import typer
 
 from fintrade.errors import ConfigError
+from fintrade.models.sources import quiet_libraries
 from fintrade_adapters.errors import TrainingFailedError, one_line_failures
-from fintrade_adapters.models import quiet_libraries
 
 MODEL_HELP = "Base model: an alias (minilm, smollm2, mpnet), a local folder, or a hub id (owner/name)."
 OPTION_HELP = "Any training option as key=value (repeatable); dataset.KEY=VALUE goes to the dataset's loader."
@@ -169,7 +169,7 @@ def evaluate(
     json_output: bool = typer.Option(False, "--json", help="Print the metrics as JSON."),
 ) -> None:
     """Score an adapter artifact: accuracy, macro and weighted F1, confusion matrix (QA: exact match, F1)."""
-    from fintrade_adapters.artifacts import read_manifest
+    from fintrade.models.artifacts import read_manifest
     from fintrade_adapters.config import parse_options
     from fintrade_adapters.evaluation import evaluate_artifact
 

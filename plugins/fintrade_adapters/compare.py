@@ -43,10 +43,10 @@ def parse_methods(text: str) -> list[str]:
 
 def check_before_training(base_config: Mapping[str, Any], methods: Sequence[str], output: Path) -> None:
     """Everything that can fail without training, checked before the first run starts."""
-    from fintrade_adapters.artifacts import MANIFEST
+    from fintrade.models.artifacts import MANIFEST
+    from fintrade.models.quantization import require_bitsandbytes
+    from fintrade.models.sources import model_type, resolve_model
     from fintrade_adapters.methods import check_supported, get_method
-    from fintrade_adapters.models import model_type, resolve_model
-    from fintrade_adapters.quantization import require_bitsandbytes
 
     model = str(base_config.get("model") or "")
     if not model:

@@ -16,7 +16,7 @@ from pathlib import Path
 from typing import Any
 
 from fintrade.errors import ConfigError, did_you_mean
-from fintrade_adapters.devices import check_device
+from fintrade.models.devices import check_device
 
 # Measured on MiniLM (2,000 tweets, one epoch): LoRA 1e-3 -> 0.72 accuracy, 2e-3 -> 0.73,
 # 5e-3 -> 0.77. Prefix tuning and IA3 train far fewer parameters and want a larger step.

@@ -1,8 +1,8 @@
 """Labelled text for training: load a dataset through the registry, check it, subset and split it.
 
 Datasets are reached only by name through :func:`fintrade.registry.get_registry`; the split,
-hash and latest-date helpers belong to the ``fintrade_datasets`` plugin and are imported from
-it when first needed.
+hash and latest-date helpers are the public :mod:`fintrade.datasets`, imported when first
+needed.
 
 Each training task reads rows of its own shape (:data:`TASK_COLUMNS`): a dataset made for the
 task serves them directly, and a sentiment dataset is converted after the split
@@ -192,8 +192,8 @@ def trained_split(
 def split(
     frame: pd.DataFrame, how: str, fractions: tuple[float, float, float], seed: int
 ) -> tuple[pd.DataFrame, pd.DataFrame, pd.DataFrame]:
-    """Train/validation/test frames, stratified by label or in time order (fintrade_datasets' rules)."""
-    from fintrade_datasets.splits import split_dataset
+    """Train/validation/test frames, stratified by label or in time order (:func:`fintrade.datasets.split_dataset`)."""
+    from fintrade.datasets import split_dataset
 
     if "label" not in frame.columns:
         # Unlabelled rows (prompt/response, QA) are one stratum: a seeded shuffle cut by the fractions.
@@ -205,12 +205,12 @@ def split(
 
 
 def dataset_hash(frame: pd.DataFrame) -> str:
-    """The fintrade_datasets content hash of the rows used (text and label, in order).
+    """The :func:`fintrade.datasets.dataset_hash` content hash of the rows used (text and label, in order).
 
     Rows without ``text`` and ``label`` (prompt/response, QA) hash their task columns the same
     way: SHA-256 over length-prefixed fields, row by row, with a versioned header.
     """
-    from fintrade_datasets.splits import dataset_hash as rows_hash
+    from fintrade.datasets import dataset_hash as rows_hash
 
     if "text" in frame.columns and "label" in frame.columns:
         return str(rows_hash(frame))
@@ -228,7 +228,7 @@ def dataset_hash(frame: pd.DataFrame) -> str:
 
 def latest_date(frame: pd.DataFrame) -> str | None:
     """The newest ``published_at`` in the data (a model trained on it may know up to then)."""
-    from fintrade_datasets.splits import latest_date as newest
+    from fintrade.datasets import latest_date as newest
 
     found = newest(frame)
     return None if found is None else found.isoformat()

@@ -28,7 +28,7 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 from fintrade.errors import ConfigError
-from fintrade_adapters.devices import resolve_device
+from fintrade.models.devices import resolve_device
 from fintrade_adapters.errors import TeacherError, UnknownModelError
 from fintrade_adapters.tasks import Example, SequenceClassificationTask
 
@@ -144,7 +144,7 @@ class Teacher:
 def resolve_teacher(name: str, labels: Sequence[str], max_length: int) -> Teacher:
     """Find and check a teacher without loading its weights: unknown, not a classifier, or
     other labels are each one clear error before anything heavy runs."""
-    from fintrade_adapters.artifacts import MANIFEST, read_manifest
+    from fintrade.models.artifacts import MANIFEST, read_manifest
 
     folder = Path(name).expanduser()
     if (folder / MANIFEST).is_file():
@@ -174,7 +174,7 @@ def _model_teacher(name: str, max_length: int) -> Teacher:
     """A teacher given as a model: it must be a fine-tuned sequence classifier with named labels."""
     from transformers import AutoConfig
 
-    from fintrade_adapters.models import aliases, resolve_model
+    from fintrade.models.sources import aliases, resolve_model
 
     try:
         source = resolve_model(name)
@@ -236,8 +236,8 @@ class TeacherScorer:
 
 
 def _load_teacher(teacher: Teacher) -> tuple[Any, PreTrainedTokenizerBase]:
-    from fintrade_adapters.artifacts import load_adapter
-    from fintrade_adapters.models import load_classifier, load_tokenizer, resolve_model
+    from fintrade.models.artifacts import load_adapter
+    from fintrade.models.sources import load_classifier, load_tokenizer, resolve_model
 
     if teacher.kind == "fintrade-adapter":
         model, tokenizer, _ = load_adapter(Path(teacher.path))

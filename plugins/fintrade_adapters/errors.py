@@ -6,18 +6,22 @@ from collections.abc import Iterator
 from contextlib import contextmanager
 
 from fintrade.errors import ConfigError, DataError, FintradeError
+from fintrade.models.errors import QuantizationUnavailableError, UnknownModelError
 
-
-class UnknownModelError(ConfigError):
-    """A model name that is neither an offline alias, a local folder nor a hub id."""
+__all__ = [
+    "DatasetLabelError",
+    "QuantizationUnavailableError",
+    "TeacherError",
+    "TrainingFailedError",
+    "UnknownModelError",
+    "UnsupportedMethodError",
+    "describe_exception",
+    "one_line_failures",
+]
 
 
 class UnsupportedMethodError(ConfigError):
     """An adapter method that the base model's architecture cannot take (prefix on MPNet, ...)."""
-
-
-class QuantizationUnavailableError(ConfigError):
-    """4-bit training asked for where bitsandbytes cannot run."""
 
 
 class DatasetLabelError(DataError):

@@ -32,9 +32,9 @@ def evaluate_artifact(
     options from the manifest), so the test rows are the held-out ones. On another dataset,
     or with ``all``, every row is scored.
     """
+    from fintrade.models.artifacts import artifact_task, load_adapter, read_manifest
     from fintrade_adapters import data as data_module
-    from fintrade_adapters.artifacts import load_adapter, read_manifest
-    from fintrade_adapters.task_runs import artifact_task, make_task
+    from fintrade_adapters.task_runs import make_task
 
     if split not in EVAL_SPLITS:
         raise ConfigError(f"split must be one of {', '.join(EVAL_SPLITS)}, not {split!r}")

@@ -109,8 +109,8 @@ def load_generator(generator: str) -> tuple[Any, Any]:
     import torch
     from transformers import AutoModelForCausalLM
 
+    from fintrade.models.sources import load_kwargs, load_tokenizer, resolve_model
     from fintrade_adapters.errors import UnknownModelError
-    from fintrade_adapters.models import load_kwargs, load_tokenizer, resolve_model
 
     source = resolve_model(generator)
     tokenizer = load_tokenizer(source)

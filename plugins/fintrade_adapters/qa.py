@@ -24,8 +24,8 @@ from collections.abc import Sequence
 from typing import TYPE_CHECKING, Any
 
 from fintrade.errors import ConfigError
+from fintrade.models.devices import to_model_device
 from fintrade_adapters.batching import length_batches
-from fintrade_adapters.devices import to_model_device
 from fintrade_adapters.metrics import classification_metrics
 from fintrade_adapters.qa_metrics import answer_scores, best_span, normalize_answer
 

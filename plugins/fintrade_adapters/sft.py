@@ -5,7 +5,7 @@ the tokenizer as special tokens (always single tokens, never split) and the embe
 grows by exactly two rows. The new rows start from meaningful embeddings rather than noise:
 ``<|fin_response|>`` from the mean of the tokens of ``"\\nAnswer:"``, ``<|fin_end|>`` from the
 end-of-sequence token, so that an untrained marker already reads as "the answer follows" and
-"stop here" (:func:`init_marker_embeddings`; deterministic, so a reload rebuilds them exactly).
+"stop here" (:func:`fintrade.models.markers.init_marker_embeddings`; deterministic, so a reload rebuilds them exactly).
 LoRA trains the two rows (peft's ``trainable_token_indices``, tied to the output layer);
 prefix tuning and IA3 keep them as initialised.
 
@@ -24,8 +24,9 @@ import math
 from collections.abc import Sequence
 from typing import TYPE_CHECKING, Any
 
+from fintrade.models.devices import to_model_device
+from fintrade.models.markers import marker_ids
 from fintrade_adapters.batching import length_batches
-from fintrade_adapters.devices import to_model_device
 from fintrade_adapters.metrics import classification_metrics
 from fintrade_adapters.qa_metrics import answer_scores
 
@@ -36,13 +37,8 @@ if TYPE_CHECKING:
 
     from fintrade_adapters.tasks import Example
 
-RESPONSE_MARKER = "<|fin_response|>"
-END_MARKER = "<|fin_end|>"
-MARKERS: tuple[str, str] = (RESPONSE_MARKER, END_MARKER)
 SENTIMENT_PROMPT = "What is the financial sentiment of this statement?"
 IGNORE_INDEX = -100
-# The response marker starts from what "the answer follows" already means to the model.
-_RESPONSE_SEED_TEXT = "\nAnswer:"
 
 
 def sentiment_prompts(frame: pd.DataFrame) -> pd.DataFrame:
@@ -51,65 +47,6 @@ def sentiment_prompts(frame: pd.DataFrame) -> pd.DataFrame:
     rows["prompt"] = [f"{SENTIMENT_PROMPT} {text}" for text in frame["text"].astype(str)]
     rows["response"] = frame["label"].astype(str)
     return rows
-
-
-def add_markers(tokenizer: PreTrainedTokenizerBase) -> list[int]:
-    """Add the response markers as special tokens (no-op when present); returns their ids."""
-    import inspect
-
-    # Keep the tokenizer's own extra special tokens; the keyword was renamed in transformers 5.
-    parameters = inspect.signature(tokenizer.add_special_tokens).parameters
-    keep = next(
-        (
-            {name: False}
-            for name in ("replace_extra_special_tokens", "replace_additional_special_tokens")
-            if name in parameters
-        ),
-        {},
-    )
-    tokenizer.add_special_tokens({"additional_special_tokens": list(MARKERS)}, **keep)
-    return marker_ids(tokenizer)
-
-
-def marker_ids(tokenizer: PreTrainedTokenizerBase) -> list[int]:
-    ids = [int(i) for i in tokenizer.convert_tokens_to_ids(list(MARKERS))]
-    if tokenizer.unk_token_id is not None and tokenizer.unk_token_id in ids:
-        raise ValueError(f"the tokenizer has no {MARKERS} tokens; call add_markers first")
-    return ids
-
-
-def resize_for_markers(model: Any, tokenizer: PreTrainedTokenizerBase) -> None:
-    """Grow the embeddings to the tokenizer's size and give the marker rows their starting values.
-
-    Works on a freshly loaded base (before or after 4-bit loading: embeddings stay in full
-    precision) and is deterministic: the same base and tokenizer always give the same rows.
-    """
-    if model.get_input_embeddings().weight.shape[0] != len(tokenizer):
-        import inspect
-
-        # The new rows' initial values do not matter (overwritten right below), so skip
-        # transformers' mean resizing: it samples them from the embeddings' covariance, and says so.
-        quiet = "mean_resizing" in inspect.signature(model.resize_token_embeddings).parameters
-        model.resize_token_embeddings(len(tokenizer), **({"mean_resizing": False} if quiet else {}))
-    init_marker_embeddings(model, tokenizer)
-
-
-def init_marker_embeddings(model: Any, tokenizer: PreTrainedTokenizerBase) -> None:
-    """Response marker = mean of the ``"\\nAnswer:"`` token rows; end marker = the EOS row."""
-    import torch
-
-    response_id, end_id = marker_ids(tokenizer)
-    seed_ids = tokenizer(_RESPONSE_SEED_TEXT, add_special_tokens=False)["input_ids"]
-    eos_id = tokenizer.eos_token_id if tokenizer.eos_token_id is not None else seed_ids[-1]
-    layers = [model.get_input_embeddings()]
-    output = model.get_output_embeddings()
-    if output is not None and output.weight is not layers[0].weight:  # untied: the output rows too
-        layers.append(output)
-    with torch.no_grad():
-        for layer in layers:
-            weight = layer.weight
-            weight[response_id] = weight[seed_ids].mean(dim=0)
-            weight[end_id] = weight[eos_id]
 
 
 class CausalLMTask:

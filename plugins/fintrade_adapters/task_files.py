@@ -2,7 +2,7 @@
 
 Both read one ``.csv`` / ``.csv.gz`` or ``.jsonl`` / ``.ndjson`` / ``.jsonl.gz`` file (the
 suffix decides), with the same reader, encodings and row-numbered errors as the ``csv`` and
-``jsonl`` datasets of ``fintrade_datasets``.
+``jsonl`` datasets of ``fintrade_datasets`` (:mod:`fintrade.rowfiles`).
 
 ``prompt-response`` (task ``sft``)
     columns ``prompt`` and ``response`` (options ``prompt_column``, ``response_column``).
@@ -46,9 +46,8 @@ def load_qa_spans(options: Mapping[str, Any]) -> Any:
 
 def _load(options: Mapping[str, Any], dataset: str, columns: tuple[str, ...]) -> Any:
     import pandas as pd
-    from fintrade_datasets.labelled import text_ids
-    from fintrade_datasets.labelled_files import parse_csv, parse_dates, parse_jsonl, read_text
-    from fintrade_datasets.labels import is_missing
+
+    from fintrade.rowfiles import is_missing, parse_csv, parse_dates, parse_jsonl, read_text, text_ids
 
     where = f"dataset {dataset!r}"
     column_options = {f"{name}_column": name for name in columns}

@@ -17,8 +17,8 @@ task      base model                      peft task type, head        task
 The task comes from ``--task``, else from the dataset's ``task`` field (``sentiment`` ->
 classification, ``sft``, ``qa``); a sentiment dataset can feed every task (converted after the
 split). The artifact is the same PEFT directory with a manifest; ``hyperparameters.task``
-records the task so that ``fintrade evaluate`` and :func:`load_task_adapter` rebuild the right
-model.
+records the task so that ``fintrade evaluate`` and :func:`fintrade.models.artifacts.load_adapter`
+rebuild the right model (the bases of every task live in :mod:`fintrade.models.bases`).
 """
 
 from __future__ import annotations
@@ -29,19 +29,19 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 from fintrade.errors import ConfigError
+from fintrade.models.bases import QA_HEAD
 from fintrade_adapters.errors import UnsupportedMethodError
+from fintrade_adapters.runs import TrainedRun, build_manifest, loop_options, placed
 
 if TYPE_CHECKING:
     import pandas as pd
     from transformers import PreTrainedTokenizerBase
 
+    from fintrade.models.sources import ModelSource
     from fintrade_adapters.config import TrainConfig
     from fintrade_adapters.methods import Method
-    from fintrade_adapters.models import ModelSource
-    from fintrade_adapters.runner import TrainedRun
 
 PEFT_TASK_TYPES = {"sft": "CAUSAL_LM", "qa": "QUESTION_ANS"}
-QA_HEAD: tuple[str, ...] = ("qa_outputs",)
 TASK_METHODS = ("lora", "qlora", "prefix", "ia3")
 # Encoders have no causal language-modelling head worth fine-tuning for generation.
 ENCODERS = frozenset({"bert", "roberta", "xlm-roberta", "distilbert", "electra", "mpnet"})
@@ -55,11 +55,6 @@ def resolve_task(task: str | None, dataset: str) -> str:
     from fintrade_adapters.data import DATASET_TASKS
 
     return DATASET_TASKS.get(get_registry().datasets.get(dataset).task, "classification")
-
-
-def artifact_task(manifest: dict[str, Any]) -> str:
-    """The task an artifact was trained for (artifacts from before tasks existed are classifiers)."""
-    return str(manifest.get("hyperparameters", {}).get("task") or "classification")
 
 
 def stop_metrics(task: str, labelled: bool, max_new_tokens: int) -> tuple[str, ...]:
@@ -93,7 +88,7 @@ def make_task(
 def prepare_tokenizer(task: str, tokenizer: PreTrainedTokenizerBase) -> PreTrainedTokenizerBase:
     """The tokenizer a task trains with: SFT adds the two response markers as special tokens."""
     if task == "sft":
-        from fintrade_adapters.sft import add_markers
+        from fintrade.models.markers import add_markers
 
         add_markers(tokenizer)
     return tokenizer
@@ -109,29 +104,13 @@ def load_task_base(
     device: str = "cpu",
 ) -> Any:
     """The base model for ``task`` on ``device``: fp32, or 4-bit with the CPU fixes (ASSETS traps 1 and 3)."""
-    from transformers import AutoModelForCausalLM, AutoModelForQuestionAnswering
+    from fintrade.models.bases import FourBit
+    from fintrade.models.bases import load_task_base as load
 
-    from fintrade_adapters import quantization
-    from fintrade_adapters.models import load_pretrained
-
-    auto_class = AutoModelForCausalLM if task == "sft" else AutoModelForQuestionAnswering
-    bnb = None
-    if quantized:
-        # The output layers stay in full precision: lm_head (tied to the embeddings, which grow) and qa_outputs.
-        skip = ["lm_head"] if task == "sft" else list(QA_HEAD)
-        bnb = quantization.bnb_config(skip, config.compute_dtype, config.double_quant)
-    model = load_pretrained(source, auto_class, quantization_config=bnb, device=device)
-    if quantized:
-        quantization.disable_inference_repack(model)  # before any forward pass
-    if task == "sft":
-        from fintrade_adapters.sft import resize_for_markers
-
-        resize_for_markers(model, tokenizer)
-    if model.config.pad_token_id is None and tokenizer.pad_token_id is not None:
-        model.config.pad_token_id = tokenizer.pad_token_id
-    if quantized:
-        model = quantization.prepare_for_training(model, config.gradient_checkpointing)
-    return model
+    four_bit = FourBit(config.compute_dtype, config.double_quant) if quantized else None
+    return load(
+        task, source, tokenizer, four_bit=four_bit, gradient_checkpointing=config.gradient_checkpointing, device=device
+    )
 
 
 def adapt_for_task(task: str, base: Any, method: Method, config: TrainConfig, kind: str, tokenizer: Any) -> Any:
@@ -139,7 +118,7 @@ def adapt_for_task(task: str, base: Any, method: Method, config: TrainConfig, ki
     from fintrade_adapters.methods import adapt
 
     if task == "sft":
-        from fintrade_adapters.sft import marker_ids
+        from fintrade.models.markers import marker_ids
 
         tokens = marker_ids(tokenizer) if method.name in ("lora", "qlora") else None
         return adapt(base, method, config, kind, (), task_type=PEFT_TASK_TYPES[task], trainable_tokens=tokens)
@@ -172,10 +151,9 @@ def run_task(
     config: TrainConfig, task_name: str, source: ModelSource, kind: str, method: Method, device: str = "cpu"
 ) -> TrainedRun:
     """Train ``task_name`` (``sft`` or ``qa``) as configured; write the artifact; return the run."""
+    from fintrade.models.artifacts import merge_artifact, save_artifact
+    from fintrade.models.sources import load_tokenizer
     from fintrade_adapters import data as data_module
-    from fintrade_adapters.artifacts import merge_artifact, save_artifact
-    from fintrade_adapters.models import load_tokenizer
-    from fintrade_adapters.runner import TrainedRun, build_manifest, loop_options, placed
     from fintrade_adapters.training import fit, seed_everything
 
     config = dataclasses.replace(config, task=task_name)  # the manifest records the task it resolved
@@ -200,7 +178,7 @@ def run_task(
     manifest = build_manifest(config, source, kind, labelled, result, test_metrics, device)
     manifest["task"] = task.name
     if task_name == "sft":
-        from fintrade_adapters.sft import MARKERS, marker_ids
+        from fintrade.models.markers import MARKERS, marker_ids
 
         manifest["special_tokens"] = {
             "added": list(MARKERS),
@@ -215,40 +193,3 @@ def run_task(
     if config.merge:
         manifest = merge_artifact(path, sentences=sample_texts(task_name, labelled.test))
     return TrainedRun(path=path, manifest=manifest, model=model, tokenizer=tokenizer, task=task, result=result)
-
-
-def load_task_adapter(
-    path: Path, manifest: dict[str, Any], *, full_precision: bool = False
-) -> tuple[Any, PreTrainedTokenizerBase, dict[str, Any]]:
-    """An ``sft`` or ``qa`` artifact on its base (eval mode), its tokenizer and manifest.
-
-    The SFT base is resized to the artifact's tokenizer and its marker rows rebuilt before the
-    adapter loads (LoRA's saved rows then replace them), so every method reloads exactly.
-    """
-    import warnings
-
-    from peft import PeftModel
-    from transformers import AutoTokenizer
-
-    from fintrade_adapters.config import TrainConfig
-    from fintrade_adapters.methods import get_method
-    from fintrade_adapters.models import resolve_model
-
-    base = manifest["base_model"]
-    source = resolve_model(base["name"] if base.get("alias") else base["path"])
-    tokenizer = AutoTokenizer.from_pretrained(str(path), trust_remote_code=False, local_files_only=True)
-    if tokenizer.pad_token is None:
-        tokenizer.pad_token = tokenizer.eos_token
-    values: dict[str, Any] = {"model": source.name, "dataset": manifest["dataset"]["name"], "output": str(path)}
-    values["method"] = "lora" if full_precision else manifest["method"]
-    if manifest.get("quantization"):
-        values |= {k: manifest["quantization"][k] for k in ("compute_dtype", "double_quant")}
-    config = TrainConfig.from_mapping(values)
-    task = artifact_task(manifest)
-    model = load_task_base(task, source, config, tokenizer, quantized=get_method(config.method).quantized)
-    with warnings.catch_warnings():
-        # peft calls a transformers method that transformers deprecates; nothing for users to do.
-        warnings.filterwarnings("ignore", message=".*is_gradient_checkpointing.*", category=FutureWarning)
-        adapted = PeftModel.from_pretrained(model, str(path))
-    adapted.eval()
-    return adapted, tokenizer, manifest

@@ -11,8 +11,8 @@ from __future__ import annotations
 from collections.abc import Sequence
 from typing import TYPE_CHECKING, Any, Protocol
 
+from fintrade.models.devices import to_model_device
 from fintrade_adapters.batching import length_batches
-from fintrade_adapters.devices import to_model_device
 from fintrade_adapters.metrics import classification_metrics
 
 if TYPE_CHECKING:

@@ -15,8 +15,8 @@ from collections.abc import Sequence
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any
 
+from fintrade.models.devices import to_model_device
 from fintrade_adapters.batching import length_batches
-from fintrade_adapters.devices import to_model_device
 
 if TYPE_CHECKING:
     import torch

@@ -6,33 +6,14 @@ Columns, in order: ``text`` (str), ``label`` (one of the task's labels, str),
 
 from __future__ import annotations
 
-import hashlib
 import warnings
 from collections.abc import Sequence
 
 import pandas as pd
 
 from fintrade.cache import DataWarning
-from fintrade_datasets.labels import is_missing, plural
-
-
-def text_ids(texts: Sequence[str]) -> list[str]:
-    """A stable id per row: 16 hex digits of the text's SHA-1, ``-2``, ``-3``, ... on repeats.
-
-    The id depends on the text only, so one sentence has one id wherever it appears (every
-    PhraseBank AllAgree sentence is also in 50Agree, with the same id), which lets a user spot
-    the same text on both sides of a train/test boundary. A text repeated within one dataset
-    gets a numbered suffix from its second occurrence on, so ids stay unique and do not
-    depend on anything but the file's order.
-    """
-    seen: dict[str, int] = {}
-    ids: list[str] = []
-    for text in texts:
-        digest = hashlib.sha1(text.encode("utf-8")).hexdigest()[:16]
-        count = seen.get(digest, 0) + 1
-        seen[digest] = count
-        ids.append(digest if count == 1 else f"{digest}-{count}")
-    return ids
+from fintrade.rowfiles import is_missing, text_ids
+from fintrade_datasets.labels import plural
 
 
 def labelled_frame(

@@ -34,22 +34,17 @@ are not served.
 from __future__ import annotations
 
 import codecs
-import gzip
-import io
-import zlib
 from collections.abc import Mapping, Sequence
-from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-import numpy as np
 import pandas as pd
 
 from fintrade.errors import ConfigError, DataError, did_you_mean
-from fintrade.jsonlines import json_objects
 from fintrade.options import check_option_names, text_option
+from fintrade.rowfiles import Records, is_missing, parse_csv, parse_dates, parse_jsonl, read_text
 from fintrade_datasets.labelled import keep_texts, labelled_frame
-from fintrade_datasets.labels import check_label_map, is_missing, plural, sentiment_labels
+from fintrade_datasets.labels import check_label_map, plural, sentiment_labels
 
 OPTIONS: tuple[str, ...] = (
     "date_column",
@@ -64,17 +59,6 @@ SUFFIXES: dict[str, tuple[str, ...]] = {
     "csv": (".csv", ".csv.gz"),
     "jsonl": (".jsonl", ".ndjson", ".jsonl.gz", ".ndjson.gz"),
 }
-# Epoch numbers carry no unit; the magnitude tells seconds (1.7e9 today) from ms, us and ns.
-_EPOCH_UNITS: tuple[tuple[float, str], ...] = ((1e11, "s"), (1e14, "ms"), (1e17, "us"))
-
-
-@dataclass(frozen=True)
-class Records:
-    """A file's rows as columns of raw values, with the row (or line) number of each row."""
-
-    columns: dict[str, list[Any]]
-    numbers: list[int]
-    row_word: str  # "row" for CSV data rows, "line" for JSON lines
 
 
 def _path_option(options: Mapping[str, Any], dataset: str, fmt: str) -> Path:
@@ -101,54 +85,6 @@ def _encoding_option(options: Mapping[str, Any], dataset: str) -> str:
     return "utf-8-sig" if name == "utf-8" else name
 
 
-def read_text(path: Path, encoding: str, where: str) -> str:
-    """The file's text; a byte that does not decode is an error naming its offset and line."""
-    raw = path.read_bytes()
-    unpacked = ""
-    if path.name.lower().endswith(".gz"):
-        try:
-            raw = gzip.decompress(raw)
-        except (OSError, EOFError, zlib.error) as exc:
-            raise DataError(f"{where}: cannot decompress as gzip ({exc})") from None
-        unpacked = " of the decompressed data"
-    try:
-        return raw.decode(encoding)
-    except UnicodeDecodeError as exc:
-        line = raw.count(b"\n", 0, exc.start) + 1
-        shown = codecs.lookup(encoding).name.replace("utf-8-sig", "utf-8")
-        raise DataError(
-            f"{where}: byte {exc.start}{unpacked} (line {line}) is 0x{raw[exc.start]:02x}, which is not valid "
-            f"{shown}; save the file as UTF-8 or pass option encoding (e.g. 'latin-1')"
-        ) from None
-
-
-def _first_line(exc: BaseException) -> str:
-    text = str(exc).strip()
-    return text.splitlines()[0] if text else type(exc).__name__
-
-
-def parse_csv(text: str, where: str) -> Records:
-    """Every cell as the string written in the file: ``"NA"`` is a word and ``"007"`` an id."""
-    try:
-        frame = pd.read_csv(io.StringIO(text), dtype=str, keep_default_na=False)
-    except pd.errors.EmptyDataError:
-        raise DataError(f"{where}: the file is empty (expected a header row, then one row per text)") from None
-    except (pd.errors.ParserError, ValueError) as exc:
-        raise DataError(f"{where}: cannot read as CSV: {_first_line(exc)}") from None
-    columns = {str(name): frame[name].tolist() for name in frame.columns}
-    return Records(columns, list(range(1, len(frame) + 1)), "row")
-
-
-def parse_jsonl(text: str, where: str) -> Records:
-    """One JSON object per line; a key missing from some lines reads as null on those lines."""
-    parsed = list(json_objects(text.split("\n"), where))
-    numbers = [number for number, _ in parsed]
-    objects = [value for _, value in parsed]
-    keys = list(dict.fromkeys(key for value in objects for key in value))
-    columns = {key: [value.get(key) for value in objects] for key in keys}
-    return Records(columns, numbers, "line")
-
-
 def _check_columns(records: Records, wanted: Mapping[str, str | None], where: str) -> None:
     missing = [(option, name) for option, name in wanted.items() if name is not None and name not in records.columns]
     if missing:
@@ -157,44 +93,6 @@ def _check_columns(records: Records, wanted: Mapping[str, str | None], where: st
             f"{name!r} (option {option}){did_you_mean(name, records.columns)}" for option, name in missing
         )
         raise DataError(f"{where}: missing column(s) {named}; the file has columns {found}")
-
-
-def _epoch(values: list[float]) -> pd.DatetimeIndex:
-    largest = max(abs(value) for value in values)
-    unit = next((unit for limit, unit in _EPOCH_UNITS if largest < limit), "ns")
-    return pd.DatetimeIndex(pd.to_datetime(np.asarray(values, dtype=float), unit=unit, utc=True))
-
-
-def parse_dates(
-    values: Sequence[Any], numbers: Sequence[int], *, where: str, column: str, row_word: str
-) -> pd.DatetimeIndex:
-    """Publication times as a UTC ``DatetimeIndex``; a missing or unreadable one is an error."""
-    for value, number in zip(values, numbers, strict=True):
-        if is_missing(value):
-            raise DataError(f"{where}: {row_word} {number} has no date in column {column!r}")
-    is_number = [isinstance(value, int | float) and not isinstance(value, bool) for value in values]
-    parsed = pd.Series(pd.NaT, index=range(len(values)), dtype="datetime64[ns, UTC]")
-    number_positions = [position for position, flag in enumerate(is_number) if flag]
-    text_positions = [position for position, flag in enumerate(is_number) if not flag]
-    if number_positions:
-        epochs = _epoch([float(values[position]) for position in number_positions])
-        parsed.iloc[number_positions] = epochs.as_unit("ns")
-    if text_positions:
-        texts = pd.Series([str(values[position]).strip() for position in text_positions], dtype=object)
-        try:
-            # The fast path covers what nearly every export writes (ISO 8601, with or without an offset).
-            stamps = pd.to_datetime(texts, utc=True, format="ISO8601")
-        except (ValueError, OverflowError, TypeError):
-            # Anything else value by value; what still fails is NaT and reported below with its row.
-            stamps = pd.to_datetime(texts, utc=True, format="mixed", errors="coerce")
-        parsed.iloc[text_positions] = stamps.dt.as_unit("ns").to_numpy()
-    bad = parsed.isna().to_numpy()
-    if bad.any():
-        position = int(np.argmax(bad))
-        raise DataError(
-            f"{where}: {row_word} {numbers[position]}: cannot read {values[position]!r} in column {column!r} as a date"
-        )
-    return pd.DatetimeIndex(parsed).as_unit("ns")
 
 
 def _ids(values: Sequence[Any], numbers: Sequence[int], *, where: str, column: str, row_word: str) -> list[str]:

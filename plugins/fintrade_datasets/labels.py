@@ -6,27 +6,18 @@ registration module can import :data:`SENTIMENT_LABELS` from here without import
 
 from __future__ import annotations
 
-import math
 import re
 from collections import Counter
 from collections.abc import Mapping, Sequence
 
 from fintrade.errors import ConfigError, DataError
+from fintrade.rowfiles import is_missing
 
 SENTIMENT_LABELS: tuple[str, ...] = ("negative", "neutral", "positive")
 """The labels of the ``sentiment`` task, in the order models number them (0, 1, 2)."""
 
 _NUMBER = re.compile(r"^[+-]?(\d+(\.\d*)?|\.\d+)([eE][+-]?\d+)?$")
 _MAX_LISTED = 10
-
-
-def is_missing(value: object) -> bool:
-    """``None``, NaN and blank strings: what an empty CSV cell or a JSON ``null`` becomes."""
-    if value is None:
-        return True
-    if isinstance(value, float) and math.isnan(value):
-        return True
-    return isinstance(value, str) and not value.strip()
 
 
 def plural(count: int, word: str) -> str:

@@ -23,7 +23,7 @@ from fintrade.errors import ConfigError
 from fintrade_direction.embedding_cache import EmbeddingCache, embedding_cache_path
 
 if TYPE_CHECKING:
-    from fintrade_adapters.models import ModelSource
+    from fintrade.models.sources import ModelSource
 
 MAX_LENGTH = 128
 """Tokens per text; headlines and tweets fit, long articles are cut."""
@@ -37,7 +37,7 @@ def text_hash(text: str) -> bytes:
 
 
 def _source(model: str) -> ModelSource:
-    from fintrade_adapters.models import resolve_model
+    from fintrade.models.sources import resolve_model
 
     return resolve_model(model)
 
@@ -57,9 +57,10 @@ def model_key(model: str) -> str:
 @functools.lru_cache(maxsize=2)
 def _encoder(model: str) -> tuple[Any, Any]:
     """Tokenizer and encoder, loaded once per process (a sweep calls the model many times)."""
-    from fintrade_adapters.models import load_kwargs, load_tokenizer
     from transformers import AutoModel
     from transformers.utils import logging as transformers_logging
+
+    from fintrade.models.sources import load_kwargs, load_tokenizer
 
     source = _source(model)
     tokenizer = load_tokenizer(source)

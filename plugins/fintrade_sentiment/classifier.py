@@ -25,9 +25,8 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
-from fintrade_adapters import devices
-
 from fintrade.errors import ConfigError, did_you_mean
+from fintrade.models import devices
 from fintrade_sentiment.errors import SentimentModelError
 
 if TYPE_CHECKING:
@@ -113,7 +112,7 @@ def resolve_classifier(model: str | None, max_length: int | None = None) -> Clas
 
 
 def _artifact_spec(name: str, path: Path, max_length: int | None) -> ClassifierSpec:
-    from fintrade_adapters.artifacts import read_manifest
+    from fintrade.models.artifacts import read_manifest
 
     manifest = read_manifest(path)
     task = manifest.get("task", CLASSIFIER_TASK)
@@ -141,7 +140,7 @@ def _artifact_spec(name: str, path: Path, max_length: int | None) -> ClassifierS
 
 
 def _model_spec(name: str, max_length: int | None) -> ClassifierSpec:
-    from fintrade_adapters.models import resolve_model
+    from fintrade.models.sources import resolve_model
 
     try:
         source = resolve_model(name)
@@ -200,7 +199,7 @@ def _hub_snapshot(name: str) -> Path:
 
 def _base_identity(base: dict[str, Any]) -> str:
     """The identity of an artifact's base model: its files' content hash, else its name."""
-    from fintrade_adapters.models import resolve_model
+    from fintrade.models.sources import resolve_model
 
     name = str(base.get("name") or base.get("path") or "")
     try:
@@ -269,7 +268,7 @@ def load_classifier(spec: ClassifierSpec, *, precision: str = "float32", device:
     quantisation to every ``Linear`` layer. On a GPU a QLoRA adapter is merged the same way,
     into a fresh fp32 base: bitsandbytes' 4-bit layers are not moved between devices here.
     """
-    from fintrade_adapters.models import quiet_libraries
+    from fintrade.models.sources import quiet_libraries
 
     check_precision(precision)
     # A backtest's output is fintrade's tables: no weight-loading bars or harmless notices.
@@ -358,13 +357,11 @@ def check_precision(precision: Any) -> None:
 
 
 def _load_artifact(spec: ClassifierSpec, *, full_precision: bool) -> tuple[Any, Any]:
-    from fintrade_adapters.artifacts import load_adapter
-    from fintrade_adapters.methods import get_method
+    from fintrade.models.artifacts import is_mergeable, is_quantized, load_adapter
 
-    method = get_method(str(spec.manifest.get("method", "lora")))
-    four_bit = method.quantized and not full_precision
+    four_bit = is_quantized(spec.manifest) and not full_precision
     model, tokenizer, _ = load_adapter(Path(spec.path), full_precision=full_precision)
-    if method.mergeable and not four_bit:
+    if is_mergeable(Path(spec.path)) and not four_bit:
         model = model.merge_and_unload()
     return model, tokenizer
 

@@ -10,6 +10,10 @@ Layout of ``OUTPUT/``::
 
 An artifact is written into a temporary folder beside ``OUTPUT`` and renamed into place, so
 a reader never sees half an artifact. ``PeftModel.from_pretrained`` loads it unchanged.
+
+``hyperparameters.task`` in the manifest names the task it was trained for (``classification``,
+``sft`` or ``qa``; none means classification), and :func:`load_adapter` rebuilds that task's
+base (:mod:`fintrade.models.bases`) before loading the adapter onto it.
 """
 
 from __future__ import annotations
@@ -73,7 +77,7 @@ def _name_base_portably(staging: Path, manifest: dict[str, Any]) -> None:
     path on the training machine. fintrade loads through the manifest and never reads it, but
     plain peft (``AutoPeftModel*``) does, and the hub id is the same weights anywhere.
     """
-    from fintrade_adapters.models import UPSTREAM
+    from fintrade.models.sources import UPSTREAM
 
     base = manifest.get("base_model", {})
     config_file = staging / "adapter_config.json"
@@ -97,32 +101,56 @@ def read_manifest(path: Path) -> dict[str, Any]:
     return json.loads(manifest_file.read_text())  # type: ignore[no-any-return]
 
 
+def artifact_task(manifest: dict[str, Any]) -> str:
+    """The task an artifact was trained for (artifacts from before tasks existed are classifiers)."""
+    return str(manifest.get("hyperparameters", {}).get("task") or "classification")
+
+
+def is_quantized(manifest: dict[str, Any]) -> bool:
+    """Whether the artifact's adapter was trained on a 4-bit base (QLoRA)."""
+    return bool(manifest.get("quantization"))
+
+
+PROMPT_LEARNING = frozenset({"PREFIX_TUNING", "PROMPT_TUNING", "P_TUNING"})
+"""peft types that add virtual tokens rather than weight updates: nothing to merge."""
+
+
+def is_mergeable(path: Path) -> bool:
+    """Whether the artifact's adapter is a weight update that merges into the base (not virtual tokens)."""
+    config_file = Path(path) / "adapter_config.json"
+    if not config_file.is_file():
+        return True
+    return json.loads(config_file.read_text()).get("peft_type") not in PROMPT_LEARNING
+
+
 def load_adapter(path: Path, *, full_precision: bool = False) -> tuple[Any, PreTrainedTokenizerBase, dict[str, Any]]:
     """The base model with the artifact's adapter, its tokenizer and manifest (eval mode).
 
-    A QLoRA adapter is loaded onto a 4-bit base, as trained, unless ``full_precision``.
+    A QLoRA adapter is loaded onto a 4-bit base, as trained, unless ``full_precision``. An
+    ``sft`` base is resized to the artifact's tokenizer and its marker rows rebuilt before the
+    adapter loads (LoRA's saved rows then replace them), so every method reloads exactly.
     """
     from peft import PeftModel
     from transformers import AutoTokenizer
 
-    from fintrade_adapters.config import TrainConfig
-    from fintrade_adapters.models import resolve_model
-    from fintrade_adapters.runner import load_base
+    from fintrade.models.bases import FourBit, load_classifier_base, load_task_base
+    from fintrade.models.sources import resolve_model
 
     manifest = read_manifest(path)
-    from fintrade_adapters.task_runs import artifact_task, load_task_adapter
-
-    if artifact_task(manifest) != "classification":  # a causal LM (sft) or a QA model
-        return load_task_adapter(Path(path), manifest, full_precision=full_precision)
+    task = artifact_task(manifest)
     base = manifest["base_model"]
     source = resolve_model(base["name"] if base.get("alias") else base["path"])
     tokenizer = AutoTokenizer.from_pretrained(str(path), trust_remote_code=False, local_files_only=True)
-    values = {"model": source.name, "dataset": manifest["dataset"]["name"], "output": str(path)}
-    values["method"] = "lora" if full_precision else manifest["method"]
-    if manifest.get("quantization"):
-        values |= {k: manifest["quantization"][k] for k in ("compute_dtype", "double_quant")}
-    config = TrainConfig.from_mapping(values)
-    model = load_base(source, base["architecture"], tuple(manifest["labels"]), config, int(tokenizer.pad_token_id or 0))
+    four_bit = None if full_precision else FourBit.of(manifest)
+    if task == "classification":
+        pad_token_id = int(tokenizer.pad_token_id or 0)
+        model = load_classifier_base(
+            source, base["architecture"], tuple(manifest["labels"]), pad_token_id, four_bit=four_bit
+        )
+    else:  # a causal LM (sft) or a QA model
+        if tokenizer.pad_token is None:
+            tokenizer.pad_token = tokenizer.eos_token
+        model = load_task_base(task, source, tokenizer, four_bit=four_bit)
     with warnings.catch_warnings():
         # peft calls a transformers method that transformers deprecates; nothing for users to do.
         warnings.filterwarnings("ignore", message=".*is_gradient_checkpointing.*", category=FutureWarning)
@@ -142,9 +170,7 @@ def merge_artifact(path: Path, sentences: Sequence[str]) -> dict[str, Any]:
     import torch
 
     manifest = read_manifest(path)
-    from fintrade_adapters.methods import get_method
-
-    if not get_method(manifest["method"]).mergeable:
+    if not is_mergeable(path):
         raise ConfigError(f"method {manifest['method']!r} adds virtual tokens, not weight updates: nothing to merge")
     model, tokenizer, _ = load_adapter(path, full_precision=True)
     texts = list(sentences) or ["Shares rose after strong quarterly earnings.", "The company cut its outlook."]

@@ -6,7 +6,7 @@ The traps, each verified on the machines that test fintrade:
    layout the first time it runs without grad; afterwards its matmul has no autograd, so
    training after any evaluation pass gets wrong gradients (Llama) or crashes (BERT). We turn
    the repacking off on every 4-bit layer right after loading (:func:`disable_inference_repack`).
-2. Merging into a 4-bit base corrupts weights: :mod:`fintrade_adapters.artifacts` merges into
+2. Merging into a 4-bit base corrupts weights: :mod:`fintrade.models.artifacts` merges into
    a freshly loaded full-precision base instead.
 3. A sequence classifier's new head (and BERT's ``pooler.dense``; ``"pooler"`` alone does not
    match) must stay in full precision: :func:`bnb_config` skips them.
@@ -17,7 +17,7 @@ from __future__ import annotations
 from collections.abc import Sequence
 from typing import TYPE_CHECKING, Any
 
-from fintrade_adapters.errors import QuantizationUnavailableError
+from fintrade.models.errors import QuantizationUnavailableError
 
 if TYPE_CHECKING:
     import torch
