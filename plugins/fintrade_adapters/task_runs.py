@@ -1,18 +1,22 @@
-"""Training runs for the ``sft`` and ``qa`` tasks: their base models, adapters, tasks and artifacts.
+"""What differs between the tasks a run can train: classification, ``sft`` and ``qa``.
 
-:func:`fintrade_adapters.runner.run` trains sequence classifiers; for ``--task sft`` or
-``--task qa`` it hands over to :func:`run_task`, which follows the same steps with the task's
-own pieces:
+:func:`fintrade_adapters.runner.run` is the one pipeline for every task; :func:`task_run`
+gives it the task's steps (:class:`ClassificationRun` or :class:`AdapterTaskRun`): which rows
+it splits, how the tokenizer is prepared, which base is loaded and adapted, which task object
+encodes, trains and evaluates, and what the artifact adds to its manifest:
 
-========  ==============================  ==========================  ===============================
-task      base model                      peft task type, head        task
-========  ==============================  ==========================  ===============================
-``sft``   ``AutoModelForCausalLM`` with   ``CAUSAL_LM``; no head;     :class:`~.sft.CausalLMTask`
-          two response markers added      LoRA trains the marker
-                                          rows (trainable tokens)
-``qa``    ``AutoModelForQuestionAnswering``  ``QUESTION_ANS``;        :class:`~.qa.QuestionAnsweringTask`
-                                          ``qa_outputs`` saved
-========  ==============================  ==========================  ===============================
+==================  ==============================  ==========================  ===================================
+task                base model                      peft task type, head        task
+==================  ==============================  ==========================  ===================================
+``classification``  ``AutoModelForSequence-``       ``SEQ_CLS``; the head       :class:`~.tasks.Sequence-`
+                    ``Classification``              trained and saved           ``ClassificationTask``
+                                                                                (or distillation's)
+``sft``             ``AutoModelForCausalLM`` with   ``CAUSAL_LM``; no head;     :class:`~.sft.CausalLMTask`
+                    two response markers added      LoRA trains the marker
+                                                    rows (trainable tokens)
+``qa``              ``AutoModelForQuestionAnswering``  ``QUESTION_ANS``;        :class:`~.qa.QuestionAnsweringTask`
+                                                    ``qa_outputs`` saved
+==================  ==============================  ==========================  ===================================
 
 The task comes from ``--task``, else from the dataset's ``task`` field (``sentiment`` ->
 classification, ``sft``, ``qa``); a sentiment dataset can feed every task (converted after the
@@ -25,13 +29,12 @@ from __future__ import annotations
 
 import dataclasses
 from collections.abc import Sequence
-from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 from fintrade.errors import ConfigError
 from fintrade.models.bases import QA_HEAD
 from fintrade_adapters.errors import UnsupportedMethodError
-from fintrade_adapters.runs import TrainedRun, build_manifest, loop_options, placed
+from fintrade_adapters.runs import PreparedTask
 
 if TYPE_CHECKING:
     import pandas as pd
@@ -39,7 +42,9 @@ if TYPE_CHECKING:
 
     from fintrade.models.sources import ModelSource
     from fintrade_adapters.config import TrainConfig
+    from fintrade_adapters.data import LabelledData
     from fintrade_adapters.methods import Method
+    from fintrade_adapters.runs import TaskPreparer
 
 PEFT_TASK_TYPES = {"sft": "CAUSAL_LM", "qa": "QUESTION_ANS"}
 TASK_METHODS = ("lora", "qlora", "prefix", "ia3")
@@ -92,6 +97,30 @@ def prepare_tokenizer(task: str, tokenizer: PreTrainedTokenizerBase) -> PreTrain
 
         add_markers(tokenizer)
     return tokenizer
+
+
+def load_base(
+    source: ModelSource,
+    kind: str,
+    labels: tuple[str, ...],
+    config: TrainConfig,
+    pad_token_id: int,
+    device: str = "cpu",
+) -> Any:
+    """The base classifier on ``device``: fp32, or 4-bit with the CPU fixes for a quantised method."""
+    from fintrade.models.bases import FourBit, load_classifier_base
+    from fintrade_adapters.methods import get_method
+
+    four_bit = FourBit(config.compute_dtype, config.double_quant) if get_method(config.method).quantized else None
+    return load_classifier_base(
+        source,
+        kind,
+        labels,
+        pad_token_id,
+        four_bit=four_bit,
+        gradient_checkpointing=config.gradient_checkpointing,
+        device=device,
+    )
 
 
 def load_task_base(
@@ -147,49 +176,130 @@ def sample_texts(task: str, frame: pd.DataFrame) -> list[str]:
     return frame["text"].astype(str).tolist()[:8]
 
 
-def run_task(
-    config: TrainConfig, task_name: str, source: ModelSource, kind: str, method: Method, device: str = "cpu"
-) -> TrainedRun:
-    """Train ``task_name`` (``sft`` or ``qa``) as configured; write the artifact; return the run."""
-    from fintrade.models.artifacts import merge_artifact, save_artifact
-    from fintrade.models.sources import load_tokenizer
-    from fintrade_adapters import data as data_module
-    from fintrade_adapters.training import fit, seed_everything
+class ClassificationRun:
+    """The ``classification`` steps: a sequence classifier over the dataset's labels, its head trained.
 
-    config = dataclasses.replace(config, task=task_name)  # the manifest records the task it resolved
-    check_task_fits(task_name, method, kind, config.model)
-    labelled = data_module.split_for(config, task_name)
-    allowed = stop_metrics(task_name, bool(labelled.labels), config.max_new_tokens)
-    if config.stop_metric not in allowed:
-        raise ConfigError(
-            f"stop_metric {config.stop_metric!r} is not reported by --task {task_name} on this data; "
-            f"choose one of {', '.join(allowed)}"
+    ``prepare_task`` replaces the plain sentiment task (distillation passes one).
+    """
+
+    name = "classification"
+    save_options: dict[str, Any] = {}
+
+    def __init__(self, prepare_task: TaskPreparer | None = None) -> None:
+        self.prepare_task = prepare_task
+
+    def configure(self, config: TrainConfig, method: Method, kind: str) -> TrainConfig:
+        return config
+
+    def split(self, config: TrainConfig) -> LabelledData:
+        from fintrade_adapters import data as data_module
+
+        return data_module.split_for(config)
+
+    def tokenizer(self, tokenizer: PreTrainedTokenizerBase) -> PreTrainedTokenizerBase:
+        return tokenizer
+
+    def load_base(
+        self,
+        source: ModelSource,
+        kind: str,
+        config: TrainConfig,
+        tokenizer: PreTrainedTokenizerBase,
+        labelled: LabelledData,
+        method: Method,
+        device: str,
+    ) -> Any:
+        return load_base(source, kind, labelled.labels, config, int(tokenizer.pad_token_id or 0), device)
+
+    def adapt(self, base: Any, method: Method, config: TrainConfig, kind: str, tokenizer: Any) -> Any:
+        from fintrade.models.sources import head_modules
+        from fintrade_adapters.methods import adapt
+
+        return adapt(base, method, config, kind, head_modules(kind, base))
+
+    def prepare(
+        self, config: TrainConfig, tokenizer: PreTrainedTokenizerBase, labelled: LabelledData, method: Method
+    ) -> PreparedTask:
+        from fintrade_adapters.tasks import SequenceClassificationTask, balanced_class_weights
+
+        weights = (
+            balanced_class_weights(labelled.labels, labelled.train["label"].tolist()) if config.class_weights else None
         )
-    tokenizer = prepare_tokenizer(task_name, load_tokenizer(source))
-    seed_everything(config.seed)  # the same QA head (and LoRA initialisation) every run
-    base = load_task_base(task_name, source, config, tokenizer, quantized=method.quantized, device=device)
-    model = placed(adapt_for_task(task_name, base, method, config, kind, tokenizer), method, device)
-    task = make_task(task_name, tokenizer, labelled.labels, config.to_dict())
-    train_examples = task.encode(labelled.train)
-    validation = task.encode(labelled.validation)
-    test = task.encode(labelled.test)
-    result = fit(model, task, train_examples, validation, loop_options(config))
-    test_metrics = task.evaluate(model, test, config.batch_size) if test else None
-    manifest = build_manifest(config, source, kind, labelled, result, test_metrics, device)
-    manifest["task"] = task.name
-    if task_name == "sft":
-        from fintrade.models.markers import MARKERS, marker_ids
+        if self.prepare_task is not None:
+            return self.prepare_task(config, tokenizer, labelled, weights)
+        task = SequenceClassificationTask(tokenizer, labelled.labels, config.max_length, weights)
+        return PreparedTask(task, labelled.train)
 
-        manifest["special_tokens"] = {
-            "added": list(MARKERS),
-            "ids": marker_ids(tokenizer),
-            "vocabulary": len(tokenizer),
-            # LoRA trains the marker rows (saved in the adapter); other methods keep their initial values.
-            "trained": method.name in ("lora", "qlora"),
-        }
+    def sample_texts(self, frame: pd.DataFrame) -> list[str]:
+        return sample_texts(self.name, frame)
+
+
+class AdapterTaskRun:
+    """The ``sft`` and ``qa`` steps: their bases, adapters, tasks and what their artifacts add."""
+
     # The resized embedding matrix is the base's plus two rows that trainable tokens save (or
     # that init_marker_embeddings rebuilds): saving the whole matrix would add ~110 MB.
-    path = save_artifact(model, tokenizer, Path(config.output), manifest, save_embedding_layers=False)
-    if config.merge:
-        manifest = merge_artifact(path, sentences=sample_texts(task_name, labelled.test))
-    return TrainedRun(path=path, manifest=manifest, model=model, tokenizer=tokenizer, task=task, result=result)
+    save_options: dict[str, Any] = {"save_embedding_layers": False}
+
+    def __init__(self, name: str) -> None:
+        self.name = name
+
+    def configure(self, config: TrainConfig, method: Method, kind: str) -> TrainConfig:
+        config = dataclasses.replace(config, task=self.name)  # the manifest records the task it resolved
+        check_task_fits(self.name, method, kind, config.model)
+        return config
+
+    def split(self, config: TrainConfig) -> LabelledData:
+        from fintrade_adapters import data as data_module
+
+        labelled = data_module.split_for(config, self.name)
+        allowed = stop_metrics(self.name, bool(labelled.labels), config.max_new_tokens)
+        if config.stop_metric not in allowed:
+            raise ConfigError(
+                f"stop_metric {config.stop_metric!r} is not reported by --task {self.name} on this data; "
+                f"choose one of {', '.join(allowed)}"
+            )
+        return labelled
+
+    def tokenizer(self, tokenizer: PreTrainedTokenizerBase) -> PreTrainedTokenizerBase:
+        return prepare_tokenizer(self.name, tokenizer)
+
+    def load_base(
+        self,
+        source: ModelSource,
+        kind: str,
+        config: TrainConfig,
+        tokenizer: PreTrainedTokenizerBase,
+        labelled: LabelledData,
+        method: Method,
+        device: str,
+    ) -> Any:
+        return load_task_base(self.name, source, config, tokenizer, quantized=method.quantized, device=device)
+
+    def adapt(self, base: Any, method: Method, config: TrainConfig, kind: str, tokenizer: Any) -> Any:
+        return adapt_for_task(self.name, base, method, config, kind, tokenizer)
+
+    def prepare(
+        self, config: TrainConfig, tokenizer: PreTrainedTokenizerBase, labelled: LabelledData, method: Method
+    ) -> PreparedTask:
+        task = make_task(self.name, tokenizer, labelled.labels, config.to_dict())
+        extra: dict[str, Any] = {"task": task.name}
+        if self.name == "sft":
+            from fintrade.models.markers import MARKERS, marker_ids
+
+            extra["special_tokens"] = {
+                "added": list(MARKERS),
+                "ids": marker_ids(tokenizer),
+                "vocabulary": len(tokenizer),
+                # LoRA trains the marker rows (saved in the adapter); other methods keep their initial values.
+                "trained": method.name in ("lora", "qlora"),
+            }
+        return PreparedTask(task, labelled.train, extra)
+
+    def sample_texts(self, frame: pd.DataFrame) -> list[str]:
+        return sample_texts(self.name, frame)
+
+
+def task_run(task: str, prepare_task: TaskPreparer | None = None) -> ClassificationRun | AdapterTaskRun:
+    """The steps that train ``task`` (``classification``, ``sft`` or ``qa``)."""
+    return ClassificationRun(prepare_task) if task == "classification" else AdapterTaskRun(task)
