@@ -86,7 +86,7 @@ def load_task_base(
         # The output layers stay in full precision: lm_head (tied to the embeddings, which grow) and qa_outputs.
         skip: Sequence[str] = ["lm_head"] if task == "sft" else list(QA_HEAD)
         bnb = quantization.bnb_config(skip, four_bit.compute_dtype, four_bit.double_quant)
-    model = load_pretrained(source, auto_class, quantization_config=bnb, device=device)
+    model: Any = load_pretrained(source, auto_class, quantization_config=bnb, device=device)
     if four_bit is not None:
         quantization.disable_inference_repack(model)  # before any forward pass
     if task == "sft":

@@ -39,7 +39,9 @@ def add_markers(tokenizer: PreTrainedTokenizerBase) -> list[int]:
 
 
 def marker_ids(tokenizer: PreTrainedTokenizerBase) -> list[int]:
-    ids = [int(i) for i in tokenizer.convert_tokens_to_ids(list(MARKERS))]
+    """The ids of the response and end markers; an error when the tokenizer lacks them."""
+    converted = tokenizer.convert_tokens_to_ids(list(MARKERS))  # a list for a list
+    ids = [int(i) for i in (converted if isinstance(converted, list) else [converted])]
     if tokenizer.unk_token_id is not None and tokenizer.unk_token_id in ids:
         raise ValueError(f"the tokenizer has no {MARKERS} tokens; call add_markers first")
     return ids
