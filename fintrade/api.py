@@ -25,6 +25,7 @@ PUBLIC_MODULES: dict[str, str] = {
     "fintrade.registry": "`Registry`: plugins by kind and name (datasets, data sources, ...)",
     "fintrade.manifest": "`write_json_atomic`, `library_versions`: for artifacts and their manifests",
     "fintrade.alignment": "point-in-time alignment of documents to bars (docs/signals.md)",
+    "fintrade.indicators": "`rsi`, `ema`, `macd_histogram`, ...: trailing indicators on (bars x symbols) arrays",
     "fintrade.sqlite_store": "`SQLiteStore`: one cache file that several processes share",
     "fintrade.rowfiles": "`read_text`, `parse_csv`, `parse_jsonl`, `parse_dates`, `text_ids`: rows from your own files",
     "fintrade.datasets": "`split_dataset`, `dataset_hash`, `latest_date`: what trainers do with labelled rows",

@@ -16,13 +16,6 @@ from pathlib import Path
 from fintrade.api import PUBLIC_MODULES
 
 ROOT = Path(__file__).resolve().parents[1]
-# What is left of the imports issue 12 found, edge by edge (importing module, imported module);
-# an entry goes when its import does, and a stale entry fails the tests below.
-KNOWN_PLUGIN_EDGES: frozenset[tuple[str, str]] = frozenset(
-    {
-        ("fintrade_direction.features", "fintrade_technical.indicators"),
-    }
-)
 BUILTINS = frozenset(path.name for path in (ROOT / "plugins").glob("fintrade_*") if (path / "__init__.py").is_file())
 
 
@@ -165,12 +158,12 @@ def _cycle_in(component: list[str], graph: dict[str, set[str]]) -> list[str]:
     return component  # not reached: a strongly connected component always has a cycle
 
 
-def _plugin_violations(known: frozenset[tuple[str, str]] = frozenset(), imports: list[Import] = IMPORTS) -> list[str]:
+def _plugin_violations(imports: list[Import] = IMPORTS) -> list[str]:
     """Imports from a built-in plugin into another built-in, or into fintrade outside the public API."""
     violations = []
     for item in imports:
         plugin = item.source.split(".")[0]
-        if plugin not in BUILTINS or (item.source, item.target) in known:
+        if plugin not in BUILTINS:
             continue
         top = item.target.split(".")[0]
         if top in BUILTINS and top != plugin:
@@ -197,13 +190,8 @@ def test_no_import_cycles() -> None:
 
 
 def test_builtins_import_only_the_public_api_and_themselves() -> None:
-    violations = _plugin_violations(KNOWN_PLUGIN_EDGES)
+    violations = _plugin_violations()
     assert violations == [], "built-in plugins reaching past the public API:\n" + "\n".join(violations)
-
-
-def test_the_known_edges_are_still_there() -> None:
-    written = {(item.source, item.target) for item in IMPORTS}
-    assert sorted(KNOWN_PLUGIN_EDGES - written) == [], "gone from the code: remove from KNOWN_PLUGIN_EDGES"
 
 
 def test_the_plugin_rule_names_each_import_it_refuses() -> None:

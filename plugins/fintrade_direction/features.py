@@ -12,7 +12,8 @@ from __future__ import annotations
 from collections.abc import Mapping
 
 import numpy as np
-from fintrade_technical.indicators import (
+
+from fintrade.indicators import (
     average_true_range,
     bollinger_z,
     macd_histogram,

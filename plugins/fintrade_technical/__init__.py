@@ -1,10 +1,10 @@
 """Technical signal models: moving-average cross, momentum, RSI, MACD and Bollinger bands.
 
 All are point-in-time (the score at bar t uses bars up to t only) and all score a whole
-parameter grid at once (``compute_grid``). Module roles: :mod:`.indicators` (trailing
-indicators on arrays, reusable by other models), :mod:`.trend` (sma-cross, momentum),
-:mod:`.oscillators` (rsi, macd, bollinger), :mod:`.params` (parameter checks), :mod:`.grid`
-(grid frames and the single-set call).
+parameter grid at once (``compute_grid``). The indicators they are built from are public,
+in :mod:`fintrade.indicators`, so other models reuse them. Module roles: :mod:`.trend`
+(sma-cross, momentum), :mod:`.oscillators` (rsi, macd, bollinger), :mod:`.params` (parameter
+checks), :mod:`.grid` (grid frames and the single-set call).
 """
 
 from __future__ import annotations
@@ -12,7 +12,6 @@ from __future__ import annotations
 import fintrade
 from fintrade.types import SignalModel
 from fintrade_technical.grid import single
-from fintrade_technical.indicators import rolling_means
 from fintrade_technical.oscillators import (
     BOLLINGER_DEFAULTS,
     MACD_DEFAULTS,
@@ -23,7 +22,7 @@ from fintrade_technical.oscillators import (
 )
 from fintrade_technical.trend import MOMENTUM_DEFAULTS, SMA_CROSS_DEFAULTS, momentum_grid, sma_cross_grid
 
-__all__ = ["fintrade_signal_models", "rolling_means"]
+__all__ = ["fintrade_signal_models"]
 
 
 @fintrade.hookimpl

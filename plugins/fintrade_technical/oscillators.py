@@ -13,9 +13,9 @@ from typing import Any
 import numpy as np
 
 from fintrade.errors import ConfigError
+from fintrade.indicators import bollinger_z, macd_histogram, rolling_std, rsi, trailing_returns
 from fintrade.types import Signal, SignalInput
 from fintrade_technical.grid import grid_signal
-from fintrade_technical.indicators import bollinger_z, macd_histogram, rolling_std, rsi, trailing_returns
 from fintrade_technical.params import choice, number_between, positive_int, positive_number, with_defaults
 
 MODES: tuple[str, ...] = ("reversion", "trend")

@@ -12,9 +12,9 @@ from typing import Any
 
 import numpy as np
 
+from fintrade.indicators import rolling_means, trailing_returns
 from fintrade.types import Signal, SignalInput
 from fintrade_technical.grid import grid_signal
-from fintrade_technical.indicators import rolling_means, trailing_returns
 from fintrade_technical.params import positive_int, positive_number, with_defaults
 
 SMA_CROSS_DEFAULTS: dict[str, Any] = {"fast": 20, "slow": 100}

@@ -6,6 +6,9 @@ same values up to t (the truncation test of ``fintrade check`` relies on it). Re
 averages loop over bars, not symbols: one numpy operation per bar covers every column.
 NaN inputs are skipped by the recursions (the output is NaN at that bar and the state is
 kept) and make the windows that contain them NaN.
+
+Part of the public API (``fintrade.api``) so that every signal model computes an RSI the same
+way: the technical models and market-direction's features both read them from here.
 """
 
 from __future__ import annotations
