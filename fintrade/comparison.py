@@ -8,11 +8,13 @@ sizing are identical, and its figures land in one table with the strategy and bu
 
 from __future__ import annotations
 
+import dataclasses
 from collections.abc import Callable, Sequence
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING
 
 from fintrade.errors import ConfigError
 from fintrade.metrics import ANNUALISED_FLAG
+from fintrade.results import Comparison, ComparisonRow, WindowMetrics
 from fintrade.strategy import SignalSpec, Strategy
 
 if TYPE_CHECKING:
@@ -42,19 +44,19 @@ def baseline_strategy(strategy: Strategy, name: str, signals: Sequence[SignalSpe
     return derived()
 
 
-def evaluated_metrics(result: BacktestResult) -> tuple[str, dict[str, Any], dict[str, Any]]:
+def evaluated_metrics(result: BacktestResult) -> tuple[str, WindowMetrics, WindowMetrics]:
     """What a result is judged on: the stitched walk-forward when there is one, else the test split.
 
     Returns the name of that window, the strategy's metrics and the benchmark's (buy-and-hold).
     """
     if result.walk_forward is not None:
-        return "walk-forward", result.walk_forward["stitched"], result.walk_forward["benchmark"]
+        return "walk-forward", result.walk_forward.stitched, result.walk_forward.benchmark
     test = result.splits.get("test") or next(iter(result.splits.values()))
-    return "test", test["strategy"], test["benchmark"]
+    return "test", test.strategy, test.benchmark
 
 
-def _row(name: str, kind: str, metrics: dict[str, Any]) -> dict[str, Any]:
-    return {"name": name, "kind": kind, **{metric: metrics.get(metric) for metric in COMPARED_METRICS}}
+def _row(name: str, kind: str, metrics: WindowMetrics) -> ComparisonRow:
+    return ComparisonRow(name, kind, metrics, COMPARED_METRICS)
 
 
 def run_with_baselines(
@@ -62,7 +64,7 @@ def run_with_baselines(
     registry: Registry,
     run: Callable[[Strategy], BacktestResult],
 ) -> tuple[BacktestResult, dict[str, BacktestResult]]:
-    """Run the strategy, then each baseline, and attach the side-by-side table to the result."""
+    """Run the strategy, then each baseline; the result comes back with the side-by-side table."""
     result = run(strategy)
     baselines = {
         name: run(baseline_strategy(strategy, name, signals)) for name, signals in dict(strategy.baselines).items()
@@ -72,9 +74,9 @@ def run_with_baselines(
     for name, baseline in baselines.items():
         rows.append(_row(name, "baseline", evaluated_metrics(baseline)[1]))
     rows.append(_row("buy-and-hold", "benchmark", benchmark))
-    result.comparison = {"evaluated_on": window, "rows": rows}
-    result.baseline_curves = {
+    curves = {
         name: baseline.curves.walk_forward if baseline.curves.walk_forward is not None else baseline.curves.strategy
         for name, baseline in baselines.items()
     }
+    result = dataclasses.replace(result, comparison=Comparison(window, tuple(rows)), baseline_curves=curves)
     return result, baselines

@@ -22,7 +22,6 @@ from fintrade.engine import Simulation
 from fintrade.engine import simulate as simulate_positions
 from fintrade.errors import ConfigError, did_you_mean
 from fintrade.metrics import (
-    ANNUALISED_FLAG,
     OBJECTIVES,
     PortfolioWeights,
     bar_returns,
@@ -34,6 +33,20 @@ from fintrade.metrics import (
 )
 from fintrade.regimes import REGIMES, WARMUP
 from fintrade.registry import Registry
+from fintrade.results import (
+    Comparison,
+    CostRow,
+    CutoffWindow,
+    FoldResult,
+    KnowledgeCutoff,
+    RegimeRow,
+    RegimeTable,
+    Span,
+    SplitResult,
+    TopCombination,
+    WalkForwardResult,
+    WindowMetrics,
+)
 from fintrade.splits import Fold, Window
 from fintrade.strategy import SignalSpec, Strategy
 from fintrade.sweep import Combination, combined_signal, describe, expand_grid, target_positions
@@ -55,7 +68,7 @@ class Curves:
     pre_cutoff: np.ndarray | None = None
 
 
-@dataclass
+@dataclass(frozen=True)
 class BacktestResult:
     """Everything a backtest reports; :meth:`to_dict` is the stable JSON form."""
 
@@ -67,21 +80,21 @@ class BacktestResult:
     objective: str
     combinations: int
     chosen: dict[str, Any]
-    splits: dict[str, dict[str, Any]]
-    walk_forward: dict[str, Any] | None
-    regimes: dict[str, Any]
-    cost_sensitivity: list[dict[str, Any]]
-    top_combinations: list[dict[str, Any]]
+    splits: Mapping[str, SplitResult]
+    walk_forward: WalkForwardResult | None
+    regimes: RegimeTable
+    cost_sensitivity: tuple[CostRow, ...]
+    top_combinations: tuple[TopCombination, ...]
     warnings: list[str]
     curves: Curves
     data_hashes: dict[str, str] = field(default_factory=dict)
     manifest: dict[str, Any] = field(default_factory=dict)
     #: The latest training date of the signal models and the headline metrics with and without
     #: the bars up to it (see :func:`_cutoff_window`); None when no model reports one.
-    knowledge_cutoff: dict[str, Any] | None = None
+    knowledge_cutoff: KnowledgeCutoff | None = None
     #: The strategy beside its baselines and buy-and-hold, judged on the same window
     #: (:func:`fintrade.comparison.run_with_baselines`); None when the strategy names none.
-    comparison: dict[str, Any] | None = None
+    comparison: Comparison | None = None
     #: Equity curves (growth of 1) of the baselines on that window, for the report.
     baseline_curves: dict[str, np.ndarray] = field(default_factory=dict)
     #: Windows shorter than this (years) say ``annualised_meaningful: false`` in their metrics.
@@ -97,14 +110,14 @@ class BacktestResult:
             "objective": self.objective,
             "combinations": self.combinations,
             "chosen_params": self.chosen,
-            "splits": self.splits,
-            "walk_forward": self.walk_forward,
-            "regimes": self.regimes,
-            "cost_sensitivity": self.cost_sensitivity,
-            "top_combinations": self.top_combinations,
+            "splits": {name: split.to_dict() for name, split in self.splits.items()},
+            "walk_forward": self.walk_forward.to_dict() if self.walk_forward is not None else None,
+            "regimes": self.regimes.to_dict(),
+            "cost_sensitivity": [row.to_dict() for row in self.cost_sensitivity],
+            "top_combinations": [row.to_dict() for row in self.top_combinations],
             "warnings": self.warnings,
-            "knowledge_cutoff": self.knowledge_cutoff,
-            "comparison": self.comparison,
+            "knowledge_cutoff": self.knowledge_cutoff.to_dict() if self.knowledge_cutoff is not None else None,
+            "comparison": self.comparison.to_dict() if self.comparison is not None else None,
             "min_annualised_years": self.min_annualised_years,
         }
 
@@ -138,22 +151,22 @@ def _date(index: pd.DatetimeIndex, position: int) -> str:
     return index[min(position, len(index) - 1)].isoformat()
 
 
-def _window_dates(index: pd.DatetimeIndex, window: Window) -> dict[str, str]:
-    return {"start": _date(index, window.start), "end": _date(index, window.stop - 1)}
+def _window_dates(index: pd.DatetimeIndex, window: Window) -> Span:
+    return Span(_date(index, window.start), _date(index, window.stop - 1))
 
 
 def _cutoff_window(
     book: _Book, column: int, benchmark: _Book, mask: np.ndarray, pre_cutoff: np.ndarray
-) -> dict[str, Any]:
+) -> CutoffWindow:
     """Metrics of one evaluated window with every bar, and without the bars up to the cutoff."""
     after = mask & ~pre_cutoff
-    return {
-        "bars": int(mask.sum()),
-        "flagged_bars": int((mask & pre_cutoff).sum()),
-        "all_bars": book.measure(column, mask),
-        "after_cutoff": book.measure(column, after) if after.any() else None,
-        "benchmark_after_cutoff": benchmark.measure(0, after) if after.any() else None,
-    }
+    return CutoffWindow(
+        bars=int(mask.sum()),
+        flagged_bars=int((mask & pre_cutoff).sum()),
+        all_bars=book.measure(column, mask),
+        after_cutoff=book.measure(column, after) if after.any() else None,
+        benchmark_after_cutoff=benchmark.measure(0, after) if after.any() else None,
+    )
 
 
 class _Book:
@@ -191,8 +204,8 @@ class _Book:
         """One metric for every combination over the bars of ``mask`` (NaN for none)."""
         return compute_metrics(self.returns, self.periods, mask, weights=self.weights).values[name]
 
-    def measure(self, column: int, mask: np.ndarray) -> dict[str, Any]:
-        """The JSON metrics of one combination over the bars of ``mask``.
+    def measure(self, column: int, mask: np.ndarray) -> WindowMetrics:
+        """The metrics of one combination over the bars of ``mask``.
 
         A window with no counted return has every metric null. ``annualised_meaningful`` is
         false when the counted returns span less than ``min_years``.
@@ -206,7 +219,7 @@ class _Book:
             values.update(trade_stats(trades[trades["col"].isin(columns)], mask))
         else:
             values.update({"trades": float("nan"), "win_rate": float("nan")})
-        return {**_clean(values), ANNUALISED_FLAG: bool(table.years >= self.min_years)}
+        return WindowMetrics.from_values(_clean(values), bool(table.years >= self.min_years))
 
 
 # A backtest runs in stages, each a function of typed records, so that an executor can run them
@@ -368,7 +381,7 @@ def simulate(plan: Plan, market: Market, positions: Positions) -> Simulated:
 class _Stitched:
     """The walk-forward: each fold's out-of-sample bars traded with the parameters its in-sample chose."""
 
-    table: dict[str, Any]
+    table: WalkForwardResult
     book: _Book
     frame: pd.DataFrame
     #: The bars it is judged on: every fold's out-of-sample bars.
@@ -404,43 +417,39 @@ def _walk_forward(
         evaluation_mask |= oos
         in_sample_score = objective_scores(window_mask(n_bars, fold.in_sample))[best]
         fold_rows.append(
-            {
-                "fold": fold.number,
-                "in_sample": _window_dates(index, fold.in_sample),
-                "out_of_sample": _window_dates(index, fold.out_of_sample),
-                "params": describe(plan.combinations[best], strategy.grid),
-                "in_sample_objective": _clean({"v": in_sample_score})["v"],
-                "strategy": stitched.measure(0, oos),
-                "benchmark": benchmark.measure(0, oos),
-            }
+            FoldResult(
+                fold=fold.number,
+                in_sample=_window_dates(index, fold.in_sample),
+                out_of_sample=_window_dates(index, fold.out_of_sample),
+                params=describe(plan.combinations[best], strategy.grid),
+                in_sample_objective=_clean({"v": in_sample_score})["v"],
+                strategy=stitched.measure(0, oos),
+                benchmark=benchmark.measure(0, oos),
+            )
         )
-    table = {
-        "mode": strategy.walk_forward.mode,
-        "folds": fold_rows,
-        "stitched": stitched.measure(0, evaluation_mask),
-        "benchmark": benchmark.measure(0, evaluation_mask),
-    }
+    table = WalkForwardResult(
+        mode=strategy.walk_forward.mode,
+        folds=tuple(fold_rows),
+        stitched=stitched.measure(0, evaluation_mask),
+        benchmark=benchmark.measure(0, evaluation_mask),
+    )
     return _Stitched(table, stitched, frame, evaluation_mask)
 
 
 def _regime_table(
     plan: Plan, regime: np.ndarray, evaluated: _Book, column: int, benchmark: _Book, mask: np.ndarray, on: str
-) -> dict[str, Any]:
+) -> RegimeTable:
     """Metrics per market regime over the evaluated bars ``mask``."""
     regimes = plan.strategy.regimes
-    table: dict[str, Any] = {"evaluated_on": on, "window": regimes.window, "threshold": regimes.threshold, "table": {}}
+    table: dict[str, RegimeRow] = {}
     # Bars before the first label is known form a warm-up row, so the rows' bars add up to
     # every evaluated bar; a regime the evaluated bars never visit has null metrics.
     for label in (*REGIMES, WARMUP):
         rows = mask & (regime == label)
         if label == WARMUP and not rows.any():
             continue
-        table["table"][label] = {
-            "bars": int(rows.sum()),
-            "strategy": evaluated.measure(column, rows),
-            "benchmark": benchmark.measure(0, rows),
-        }
-    return table
+        table[label] = RegimeRow(int(rows.sum()), evaluated.measure(column, rows), benchmark.measure(0, rows))
+    return RegimeTable(on, regimes.window, regimes.threshold, table)
 
 
 def evaluate(
@@ -464,12 +473,12 @@ def evaluate(
     chosen = int(np.argmax(objective_scores(window_mask(n_bars, windows["train"]))))
     # A split of zero bars (a 0 fraction) is still reported, with null metrics.
     split_table = {
-        split: {
-            **(_window_dates(index, window) if len(window) else {"start": None, "end": None}),
-            "bars": len(window),
-            "strategy": book.measure(chosen, window_mask(n_bars, window)),
-            "benchmark": benchmark.measure(0, window_mask(n_bars, window)),
-        }
+        split: SplitResult(
+            span=_window_dates(index, window) if len(window) else Span(None, None),
+            bars=len(window),
+            strategy=book.measure(chosen, window_mask(n_bars, window)),
+            benchmark=benchmark.measure(0, window_mask(n_bars, window)),
+        )
         for split, window in windows.items()
     }
 
@@ -494,11 +503,7 @@ def evaluate(
         cutoff_windows = {"test": _cutoff_window(book, chosen, benchmark, test_mask, pre_cutoff)}
         if stitched is not None:
             cutoff_windows["walk_forward"] = _cutoff_window(stitched.book, 0, benchmark, evaluation_mask, pre_cutoff)
-        knowledge_cutoff = {
-            "cutoff": cutoff.isoformat(),
-            "flagged_bars": int(pre_cutoff.sum()),
-            "windows": cutoff_windows,
-        }
+        knowledge_cutoff = KnowledgeCutoff(cutoff.isoformat(), int(pre_cutoff.sum()), cutoff_windows)
 
     progress("cost sensitivity")
     chosen_positions = positions.frame.iloc[:, chosen * len(symbols) : (chosen + 1) * len(symbols)]
@@ -507,24 +512,24 @@ def evaluate(
     )
     cost_rows = []
     for multiplier in strategy.cost_multipliers:
-        row: dict[str, Any] = {
-            "multiplier": float(multiplier),
-            "costs": plan.costs.scaled(multiplier).as_dict(),
-            "test": _run(plan, market, chosen_positions, multiplier).measure(0, test_mask),
-        }
-        if stitched is not None:
-            row["walk_forward"] = _run(plan, market, stitched.frame, multiplier).measure(0, evaluation_mask)
-        cost_rows.append(row)
+        cost_rows.append(
+            CostRow(
+                multiplier=float(multiplier),
+                costs=plan.costs.scaled(multiplier).as_dict(),
+                test=_run(plan, market, chosen_positions, multiplier).measure(0, test_mask),
+                walk_forward=(
+                    _run(plan, market, stitched.frame, multiplier).measure(0, evaluation_mask)
+                    if stitched is not None
+                    else None
+                ),
+            )
+        )
 
     train_scores = objective_scores(window_mask(n_bars, windows["train"]))
     top = np.argsort(-train_scores, kind="stable")[:10]
-    top_rows = [
-        {
-            "params": describe(combos[i], strategy.grid),
-            "train_objective": _clean({"v": train_scores[i]})["v"],
-        }
-        for i in top
-    ]
+    top_rows = tuple(
+        TopCombination(describe(combos[i], strategy.grid), _clean({"v": train_scores[i]})["v"]) for i in top
+    )
 
     curves = Curves(
         index=index,
@@ -546,7 +551,7 @@ def evaluate(
         splits=split_table,
         walk_forward=stitched.table if stitched is not None else None,
         regimes=regime_table,
-        cost_sensitivity=cost_rows,
+        cost_sensitivity=tuple(cost_rows),
         top_combinations=top_rows,
         warnings=list(market.warnings),
         curves=curves,

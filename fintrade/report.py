@@ -26,8 +26,9 @@ import numpy as np
 import pandas as pd
 
 from fintrade import __version__
-from fintrade.metrics import ANNUALISED, ANNUALISED_FLAG, METRICS, TRADE_METRICS
+from fintrade.metrics import ANNUALISED, ANNUALISED_FLAG
 from fintrade.regimes import REGIMES, WARMUP
+from fintrade.results import METRIC_NAMES, KnowledgeCutoff, Span, WindowMetrics
 
 if TYPE_CHECKING:
     from fintrade.evaluation import BacktestResult
@@ -240,9 +241,8 @@ def _head(result: BacktestResult) -> str:
 
 def _header(result: BacktestResult) -> str:
     walk_forward = result.walk_forward
-    wf_text = (
-        f"{_e(walk_forward.get('mode', ''))}, {len(walk_forward.get('folds', []))} folds" if walk_forward else "off"
-    )
+    wf_text = f"{_e(walk_forward.mode)}, {len(walk_forward.folds)} folds" if walk_forward else "off"
+
     rows = [
         ("Symbols", _e(", ".join(map(str, result.symbols)))),
         ("Period", f"{_e(_date(result.start))} – {_e(_date(result.end))}"),
@@ -271,15 +271,14 @@ def _header(result: BacktestResult) -> str:
 WINDOW_LABELS = {"test": "test", "walk_forward": "walk-forward out-of-sample"}
 
 
-def _cutoff_text(cutoff: Mapping[str, Any]) -> str:
+def _cutoff_text(cutoff: KnowledgeCutoff) -> str:
     """``2015-06-30: 40 of 250 test bars ... at or before it``, for the header."""
     counts = ", ".join(
-        f"{_e(row.get('flagged_bars', MISSING))} of {_e(row.get('bars', MISSING))} "
-        f"{_e(WINDOW_LABELS.get(name, name))} bars"
-        for name, row in cutoff.get("windows", {}).items()
+        f"{_e(row.flagged_bars)} of {_e(row.bars)} {_e(WINDOW_LABELS.get(name, name))} bars"
+        for name, row in cutoff.windows.items()
     )
     return (
-        f"{_e(_date(cutoff.get('cutoff')))}: a signal model was trained on data up to this date; {counts} fall at "
+        f"{_e(_date(cutoff.cutoff))}: a signal model was trained on data up to this date; {counts} fall at "
         "or before it, where the model may have seen what came next (hatched in the charts; metrics without them "
         '<a href="#cutoff">below</a>)'
     )
@@ -408,9 +407,11 @@ def _split_markers(result: BacktestResult, index: pd.DatetimeIndex) -> list[tupl
     """Where each split starts, in seconds from the first bar; splits outside the chart are left out."""
     markers = []
     for name, split in result.splits.items():
+        if split.span.start is None:
+            continue
         try:
-            moment = pd.Timestamp(split["start"])
-        except (KeyError, TypeError, ValueError):
+            moment = pd.Timestamp(split.span.start)
+        except ValueError:
             continue
         if moment.tzinfo is None and index.tz is not None:
             moment = moment.tz_localize(index.tz)
@@ -552,8 +553,8 @@ def _lines(result: BacktestResult) -> list[_Line]:
             np.asarray(curves.strategy, dtype=float),
         ),
     ]
-    if curves.walk_forward is not None and result.walk_forward and result.walk_forward.get("folds"):
-        first = pd.Timestamp(result.walk_forward["folds"][0]["out_of_sample"]["start"])
+    if curves.walk_forward is not None and result.walk_forward and result.walk_forward.folds:
+        first = pd.Timestamp(result.walk_forward.folds[0].out_of_sample.start)
         # The first out-of-sample bar earns its return from the previous close: start there.
         start = max(int(curves.index.searchsorted(first)) - 1, 0)
         stitched = np.asarray(curves.walk_forward, dtype=float)
@@ -644,21 +645,16 @@ def _charts(result: BacktestResult, log_scale: bool | None) -> str:
 # --- tables -----------------------------------------------------------------------------------
 
 
-def _metric_columns(rows: Sequence[Mapping[str, Any] | None]) -> list[str]:
-    """Known metrics in their usual order, then anything a newer core added."""
-    present: dict[str, None] = {}
-    for row in rows:
-        present.update(dict.fromkeys(row or {}))
-    present.pop(ANNUALISED_FLAG, None)  # a property of the window, shown in the cells it concerns
-    known = [name for name in (*METRICS, *TRADE_METRICS) if name in present]
-    return known + [name for name in present if name not in known]
+def _metric_columns(rows: Sequence[WindowMetrics | None], shown: Sequence[str] = METRIC_NAMES) -> list[str]:
+    """The metrics of ``shown`` in their usual order; none when no row has figures."""
+    return [name for name in METRIC_NAMES if name in shown] if any(row is not None for row in rows) else []
 
 
-def _metric_cells(values: Mapping[str, Any] | None, columns: Sequence[str]) -> str:
-    short = (values or {}).get(ANNUALISED_FLAG) is False
+def _metric_cells(values: WindowMetrics | None, columns: Sequence[str]) -> str:
+    short = values is not None and not values.annualised_meaningful
     cells = []
     for name in columns:
-        value = (values or {}).get(name)
+        value = values.get(name) if values is not None else None
         number = _finite(value)
         if short and name in ANNUALISED and number is not None:
             # The figure stays in the tooltip (and the JSON); the cell says it means nothing.
@@ -694,7 +690,7 @@ def _leading_cells(cells: Sequence[Cell], span: int) -> str:
 def _pair_rows(
     attributes: str,
     leading: Sequence[Cell],
-    pairs: Sequence[tuple[str, Mapping[str, Any] | None]],
+    pairs: Sequence[tuple[str, WindowMetrics | None]],
     columns: Sequence[str],
 ) -> list[str]:
     """Rows comparing series on the same bars; the ``leading`` cells span all of them."""
@@ -708,22 +704,22 @@ def _pair_rows(
     return rows
 
 
-def _span(window: Mapping[str, Any]) -> str:
+def _span(window: Span) -> str:
     # Two lines keep the wide fold table within a laptop screen.
-    return f"{_e(_date(window.get('start')))} –<br>{_e(_date(window.get('end')))}"
+    return f"{_e(_date(window.start))} –<br>{_e(_date(window.end))}"
 
 
 def _splits_table(result: BacktestResult) -> str:
-    columns = _metric_columns([row.get(s) for row in result.splits.values() for s in ("strategy", "benchmark")])
+    columns = _metric_columns([m for row in result.splits.values() for m in (row.strategy, row.benchmark)])
     rows = []
     for name, split in result.splits.items():
         leading = [
             (_e(name), False),
-            (_e(_date(split.get("start"))), False),
-            (_e(_date(split.get("end"))), False),
-            (_e(split.get("bars", MISSING)), True),
+            (_e(_date(split.span.start)), False),
+            (_e(_date(split.span.end)), False),
+            (_e(split.bars), True),
         ]
-        pairs = [("strategy", split.get("strategy")), ("benchmark", split.get("benchmark"))]
+        pairs: list[tuple[str, WindowMetrics | None]] = [("strategy", split.strategy), ("benchmark", split.benchmark)]
         rows += _pair_rows(f'data-split="{_e(name)}"', leading, pairs, columns)
     caption = "The chosen parameters on each time-ordered split; only train took part in choosing them."
     head = _head_cells(["Split", "Start", "End", "Bars", "Series"], columns)
@@ -731,23 +727,23 @@ def _splits_table(result: BacktestResult) -> str:
 
 
 def _folds_table(result: BacktestResult) -> str:
-    walk_forward = result.walk_forward or {}
-    folds = walk_forward.get("folds", [])
-    objective_key = "in_sample_objective"
-    columns = _metric_columns([fold.get(s) for fold in folds for s in ("strategy", "benchmark")])
+    walk_forward = result.walk_forward
+    folds = walk_forward.folds if walk_forward is not None else ()
+    columns = _metric_columns([m for fold in folds for m in (fold.strategy, fold.benchmark)])
     rows = []
     for fold in folds:
         leading = [
-            (_e(fold.get("fold", MISSING)), True),
-            (_span(fold.get("in_sample", {})), False),
-            (_span(fold.get("out_of_sample", {})), False),
-            (_params_html(fold.get("params")), False),
-            (_e(format_metric(result.objective, fold.get(objective_key))), True),
+            (_e(fold.fold), True),
+            (_span(fold.in_sample), False),
+            (_span(fold.out_of_sample), False),
+            (_params_html(fold.params), False),
+            (_e(format_metric(result.objective, fold.in_sample_objective)), True),
         ]
-        pairs = [("strategy", fold.get("strategy")), ("benchmark", fold.get("benchmark"))]
-        rows += _pair_rows(f'data-fold="{_e(fold.get("fold", ""))}"', leading, pairs, columns)
+        pairs: list[tuple[str, WindowMetrics | None]] = [("strategy", fold.strategy), ("benchmark", fold.benchmark)]
+        rows += _pair_rows(f'data-fold="{_e(fold.fold)}"', leading, pairs, columns)
+    mode = walk_forward.mode if walk_forward is not None else ""
     caption = (
-        f"{_e(walk_forward.get('mode', ''))} walk-forward: parameters chosen on each in-sample window by "
+        f"{_e(mode)} walk-forward: parameters chosen on each in-sample window by "
         f"<code>{_e(result.objective)}</code>, metrics on the out-of-sample window that follows."
     )
     head = _head_cells(
@@ -757,8 +753,11 @@ def _folds_table(result: BacktestResult) -> str:
 
 
 def _stitched_table(result: BacktestResult) -> str:
-    walk_forward = result.walk_forward or {}
-    pairs = [("walk_forward", walk_forward.get("stitched")), ("benchmark", walk_forward.get("benchmark"))]
+    walk_forward = result.walk_forward
+    pairs: list[tuple[str, WindowMetrics | None]] = [
+        ("walk_forward", walk_forward.stitched if walk_forward is not None else None),
+        ("benchmark", walk_forward.benchmark if walk_forward is not None else None),
+    ]
     columns = _metric_columns([values for _, values in pairs])
     rows = _pair_rows('data-window="walk_forward"', [], pairs, columns)
     caption = (
@@ -768,15 +767,17 @@ def _stitched_table(result: BacktestResult) -> str:
 
 
 def _comparison_table(result: BacktestResult) -> str:
-    comparison = result.comparison or {}
-    rows_data = comparison.get("rows", [])
-    columns = [c for c in _metric_columns(rows_data) if c not in ("name", "kind")]
+    comparison = result.comparison
+    rows_data = comparison.rows if comparison is not None else ()
+    shown = {name for row in rows_data for name in row.compared}
+    columns = _metric_columns([row.metrics for row in rows_data], [name for name in METRIC_NAMES if name in shown])
     rows = [
-        f'<tr class="{_e(row["kind"])}" data-series="{_e(row["name"])}"><td class=series>{_e(row["name"])}</td>'
-        f"<td>{_e(row['kind'])}</td>{_metric_cells(row, columns)}</tr>"
+        f'<tr class="{_e(row.kind)}" data-series="{_e(row.name)}"><td class=series>{_e(row.name)}</td>'
+        f"<td>{_e(row.kind)}</td>{_metric_cells(row.metrics, columns)}</tr>"
         for row in rows_data
     ]
-    window = {"walk-forward": "walk-forward out-of-sample", "test": "test"}.get(str(comparison.get("evaluated_on")), "")
+    evaluated_on = comparison.evaluated_on if comparison is not None else ""
+    window = {"walk-forward": "walk-forward out-of-sample", "test": "test"}.get(evaluated_on, "")
     caption = (
         f"The strategy and its baselines on the same {window} bars, with the same data, costs, splits, "
         "direction and sizing: only the signals differ."
@@ -785,23 +786,23 @@ def _comparison_table(result: BacktestResult) -> str:
 
 
 def _regimes_table(result: BacktestResult) -> str:
-    regimes = result.regimes or {}
-    table: Mapping[str, Any] = regimes.get("table", {})
-    columns = _metric_columns([row.get(s) for row in table.values() for s in ("strategy", "benchmark")])
+    regimes = result.regimes
+    table = regimes.rows
+    columns = _metric_columns([m for row in table.values() for m in (row.strategy, row.benchmark)])
     rows = []
     for label in [*(r for r in REGIMES if r in table), *(r for r in table if r not in REGIMES)]:
         row = table[label]
         swatch = f'<span class="swatch band c-{_e(label)}"></span> ' if label in REGIME_COLOURS else ""
-        leading = [(swatch + _e(REGIME_LABELS.get(label, label)), False), (_e(row.get("bars", MISSING)), True)]
-        pairs = [("strategy", row.get("strategy")), ("benchmark", row.get("benchmark"))]
+        leading = [(swatch + _e(REGIME_LABELS.get(label, label)), False), (_e(row.bars), True)]
+        pairs: list[tuple[str, WindowMetrics | None]] = [("strategy", row.strategy), ("benchmark", row.benchmark)]
         rows += _pair_rows(f'data-regime="{_e(label)}"', leading, pairs, columns)
-    evaluated_on = str(regimes.get("evaluated_on", ""))
+    evaluated_on = regimes.evaluated_on
     evaluated = {"walk_forward": "walk-forward out-of-sample", "test": "test"}.get(evaluated_on, evaluated_on)
-    threshold = _finite(regimes.get("threshold"))
+    threshold = _finite(regimes.threshold)
     threshold_text = f"{threshold * 100:g}%" if threshold is not None else MISSING
     caption = (
         f"On the {_e(evaluated)} bars. A bar's regime is the equal-weight market's trailing "
-        f"{_e(regimes.get('window', MISSING))}-bar return known before the bar: above +{_e(threshold_text)} bull, "
+        f"{_e(regimes.window)}-bar return known before the bar: above +{_e(threshold_text)} bull, "
         f"below −{_e(threshold_text)} bear, otherwise sideways; warm-up bars come before the first label is known."
     )
     return _table("regimes", "Regimes", caption, _head_cells(["Regime", "Bars", "Series"], columns), rows)
@@ -809,21 +810,22 @@ def _regimes_table(result: BacktestResult) -> str:
 
 def _costs_table(result: BacktestResult) -> str:
     windows = [("test", "Test")]
-    if any("walk_forward" in row for row in result.cost_sensitivity):
+    if any(row.walk_forward is not None for row in result.cost_sensitivity):
         windows.append(("walk_forward", "Walk-forward"))
-    columns = _metric_columns([row.get(key) for row in result.cost_sensitivity for key, _ in windows])
+    columns = _metric_columns([m for row in result.cost_sensitivity for m in (row.test, row.walk_forward)])
     rows = []
     for row in result.cost_sensitivity:
-        multiplier = _finite(row.get("multiplier"))
+        multiplier = _finite(row.multiplier)
         leading = [
             (_e(f"{multiplier:g}×" if multiplier is not None else MISSING), True),
-            (_costs_html(row.get("costs", {})), False),
+            (_costs_html(row.costs), False),
         ]
         for number, (key, label) in enumerate(windows):
             shared = _leading_cells(leading, len(windows)) if number == 0 else ""
+            values = row.test if key == "test" else row.walk_forward
             rows.append(
-                f'<tr data-multiplier="{_e(row.get("multiplier"))}" data-window="{key}">{shared}'
-                f'<td class="series">{label}</td>{_metric_cells(row.get(key), columns)}</tr>'
+                f'<tr data-multiplier="{_e(row.multiplier)}" data-window="{key}">{shared}'
+                f'<td class="series">{label}</td>{_metric_cells(values, columns)}</tr>'
             )
     caption = "The chosen strategy with every cost (fees, slippage, spread) scaled by the multiplier."
     head = _head_cells(["Multiplier", "Costs per fill", "Window"], columns)
@@ -831,14 +833,13 @@ def _costs_table(result: BacktestResult) -> str:
 
 
 def _top_table(result: BacktestResult) -> str:
-    key = "train_objective"
     rows = []
     for rank, row in enumerate(result.top_combinations, start=1):
-        chosen = row.get("params") == result.chosen
+        chosen = row.params == result.chosen
         rows.append(
             f'<tr{" class=chosen" if chosen else ""} data-rank="{rank}" data-chosen="{str(chosen).lower()}">'
-            f'<td class="num">{rank}</td><td>{_params_html(row.get("params"))}</td>'
-            f'<td class="num">{_e(format_metric(result.objective, row.get(key)))}</td>'
+            f'<td class="num">{rank}</td><td>{_params_html(row.params)}</td>'
+            f'<td class="num">{_e(format_metric(result.objective, row.train_objective))}</td>'
             f"<td>{'chosen' if chosen else ''}</td></tr>"
         )
     caption = f"The best of {result.combinations:,} combinations by <code>{_e(result.objective)}</code> on train."
@@ -847,21 +848,22 @@ def _top_table(result: BacktestResult) -> str:
 
 
 def _cutoff_table(result: BacktestResult) -> str:
-    cutoff = result.knowledge_cutoff or {}
-    windows: Mapping[str, Any] = cutoff.get("windows", {})
-    keys = ("all_bars", "after_cutoff", "benchmark_after_cutoff")
-    columns = _metric_columns([row.get(key) for row in windows.values() for key in keys])
+    cutoff = result.knowledge_cutoff
+    windows = cutoff.windows if cutoff is not None else {}
+    columns = _metric_columns(
+        [m for row in windows.values() for m in (row.all_bars, row.after_cutoff, row.benchmark_after_cutoff)]
+    )
     rows = []
     for name, row in windows.items():
         leading = [
             (_e(WINDOW_LABELS.get(name, name)), False),
-            (_e(row.get("bars", MISSING)), True),
-            (_e(row.get("flagged_bars", MISSING)), True),
+            (_e(row.bars), True),
+            (_e(row.flagged_bars), True),
         ]
-        entries = [
-            ("strategy", "all", "Strategy, all bars", row.get("all_bars")),
-            ("strategy", "after_cutoff", "Strategy, after the cutoff", row.get("after_cutoff")),
-            ("benchmark", "after_cutoff", "Buy & hold, after the cutoff", row.get("benchmark_after_cutoff")),
+        entries: list[tuple[str, str, str, WindowMetrics | None]] = [
+            ("strategy", "all", "Strategy, all bars", row.all_bars),
+            ("strategy", "after_cutoff", "Strategy, after the cutoff", row.after_cutoff),
+            ("benchmark", "after_cutoff", "Buy & hold, after the cutoff", row.benchmark_after_cutoff),
         ]
         for number, (series, bars, label, values) in enumerate(entries):
             shared = _leading_cells(leading, len(entries)) if number == 0 else ""
@@ -869,8 +871,9 @@ def _cutoff_table(result: BacktestResult) -> str:
                 f'<tr class="{series}" data-window="{_e(name)}" data-bars="{bars}" data-series="{series}">{shared}'
                 f'<td class="series">{_e(label)}</td>{_metric_cells(values, columns)}</tr>'
             )
+    date = _date(cutoff.cutoff) if cutoff is not None else MISSING
     caption = (
-        f"A signal model was trained on data up to {_e(_date(cutoff.get('cutoff')))}; on the bars up to that date it "
+        f"A signal model was trained on data up to {_e(date)}; on the bars up to that date it "
         "may have seen what came next. The chosen strategy with every evaluated bar, and without the flagged ones."
     )
     head = _head_cells(["Window", "Bars", "Flagged", "Series"], columns)

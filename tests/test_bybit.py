@@ -442,6 +442,6 @@ def test_fee_presets_are_registered_and_a_strategy_can_name_one(bybit: LoopbackS
 
     result = run_backtest(Perp(), core_registry)
     assert result.bars == 365
-    assert [row["costs"] for row in result.cost_sensitivity if row["multiplier"] == 1.0] == [
+    assert [row.costs for row in result.cost_sensitivity if row.multiplier == 1.0] == [
         Costs(fees=0.00055, slippage=0.0001).as_dict()
     ]

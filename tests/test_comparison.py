@@ -7,7 +7,7 @@ from pathlib import Path
 
 import pytest
 
-from fintrade.comparison import baseline_strategy, run_with_baselines
+from fintrade.comparison import COMPARED_METRICS, baseline_strategy, run_with_baselines
 from fintrade.errors import ConfigError
 from fintrade.evaluation import BacktestResult, run_backtest
 from fintrade.plugin_manager import create_plugin_manager
@@ -49,17 +49,19 @@ def compared(registry: Registry) -> tuple[BacktestResult, dict[str, BacktestResu
 def test_table_has_strategy_each_baseline_and_buy_and_hold(compared: tuple[BacktestResult, dict]) -> None:
     result, _ = compared
     assert result.comparison is not None
-    assert result.comparison["evaluated_on"] == "walk-forward"
-    rows = result.comparison["rows"]
-    assert [(row["name"], row["kind"]) for row in rows] == [
+    assert result.comparison.evaluated_on == "walk-forward"
+    assert result.walk_forward is not None
+    rows = result.comparison.rows
+    assert [(row.name, row.kind) for row in rows] == [
         ("Crossover", "strategy"),
         ("momentum", "baseline"),
         ("rsi", "baseline"),
         ("buy-and-hold", "benchmark"),
     ]
-    assert rows[0]["sharpe"] == result.walk_forward["stitched"]["sharpe"]
-    assert rows[-1]["total_return"] == result.walk_forward["benchmark"]["total_return"]
-    assert result.to_dict()["comparison"] == result.comparison
+    assert rows[0].metrics == result.walk_forward.stitched
+    assert rows[-1].metrics == result.walk_forward.benchmark
+    assert result.to_dict()["comparison"] == result.comparison.to_dict()
+    assert set(result.to_dict()["comparison"]["rows"][0]) == {"name", "kind", *COMPARED_METRICS}
 
 
 def test_a_baseline_is_the_same_strategy_with_other_signals(
@@ -67,10 +69,13 @@ def test_a_baseline_is_the_same_strategy_with_other_signals(
 ) -> None:
     result, baselines = compared
     alone = run_backtest(MomentumOnly(), registry)
-    assert baselines["momentum"].walk_forward["stitched"] == alone.walk_forward["stitched"]
-    assert result.comparison["rows"][1]["sharpe"] == alone.walk_forward["stitched"]["sharpe"]
+    momentum, wf = baselines["momentum"].walk_forward, result.walk_forward
+    assert momentum is not None and alone.walk_forward is not None and wf is not None
+    assert result.comparison is not None
+    assert momentum.stitched == alone.walk_forward.stitched
+    assert result.comparison.rows[1].metrics.sharpe == alone.walk_forward.stitched.sharpe
     # Same bars, same benchmark: only the signals differ.
-    assert baselines["momentum"].walk_forward["benchmark"] == result.walk_forward["benchmark"]
+    assert momentum.benchmark == wf.benchmark
 
 
 def test_report_shows_the_side_by_side_table_and_baseline_curves(compared: tuple[BacktestResult, dict]) -> None:
@@ -114,7 +119,9 @@ def test_cli_prints_the_side_by_side_table(tmp_path: Path, cli_runner: Callable[
 
 def test_side_by_side_rows_carry_the_win_rate(compared: tuple[BacktestResult, dict]) -> None:
     result, baselines = compared
-    rows = {row["name"]: row for row in result.comparison["rows"]}  # type: ignore[index]
-    assert rows["Crossover"]["win_rate"] == result.walk_forward["stitched"]["win_rate"] is not None
-    assert rows["rsi"]["win_rate"] == baselines["rsi"].walk_forward["stitched"]["win_rate"]
-    assert rows["buy-and-hold"]["win_rate"] is None  # buy-and-hold closes no trade
+    rsi, wf = baselines["rsi"].walk_forward, result.walk_forward
+    assert result.comparison is not None and rsi is not None and wf is not None
+    rows = {row.name: row.metrics for row in result.comparison.rows}
+    assert rows["Crossover"].win_rate == wf.stitched.win_rate is not None
+    assert rows["rsi"].win_rate == rsi.stitched.win_rate
+    assert rows["buy-and-hold"].win_rate is None  # buy-and-hold closes no trade

@@ -140,7 +140,7 @@ def test_cutoff_bars_are_flagged_and_metrics_given_without_them(results: dict[st
 
 
 def test_a_cutoff_before_every_evaluated_bar_changes_nothing(results: dict[str, BacktestResult]) -> None:
-    cutoff = results["TrainedLongAgo"].knowledge_cutoff
+    cutoff = results["TrainedLongAgo"].to_dict()["knowledge_cutoff"]
     assert cutoff is not None and cutoff["flagged_bars"] > 0  # early training bars only
     for window in cutoff["windows"].values():
         assert window["flagged_bars"] == 0
@@ -158,9 +158,9 @@ def test_no_cutoff_means_no_flag(results: dict[str, BacktestResult]) -> None:
 
 
 def test_the_latest_cutoff_survives_aggregation(results: dict[str, BacktestResult]) -> None:
-    two = results["TwoModels"].knowledge_cutoff
+    two = results["TwoModels"].to_dict()["knowledge_cutoff"]
     assert two is not None and two["cutoff"] == CUTOFF  # the later of 2016-03-31 and 2016-09-30
-    careless = results["CarelessAggregator"].knowledge_cutoff
+    careless = results["CarelessAggregator"].to_dict()["knowledge_cutoff"]
     assert careless is not None and careless["cutoff"] == CUTOFF
 
 
@@ -182,7 +182,7 @@ def test_console_summary_shows_the_flag_and_both_figures(results: dict[str, Back
     console = Console(record=True, width=160)
     print_summary(result, console)
     text = console.export_text()
-    test = result.knowledge_cutoff["windows"]["test"]  # type: ignore[index]
+    test = result.to_dict()["knowledge_cutoff"]["windows"]["test"]
     assert "knowledge cutoff: a signal model was trained on data up to 2016-09-30" in text
     assert f"{test['flagged_bars']} of {test['bars']} test bars" in text
     rows = {}
@@ -199,7 +199,7 @@ def test_html_report_flags_the_cutoff_and_shades_the_period_before_it(results: d
     result = results["Dated"]
     page = Page(render_report(result))
     assert page.errors == []
-    cutoff = result.knowledge_cutoff
+    cutoff = result.to_dict()["knowledge_cutoff"]
     assert cutoff is not None
     header = page.text("knowledge-cutoff")
     test, walk_forward = cutoff["windows"]["test"], cutoff["windows"]["walk_forward"]

@@ -43,7 +43,7 @@ def test_report_has_every_section(core_registry) -> None:
 
 def test_costs_lower_returns_monotonically(core_registry) -> None:
     rows = run_backtest(Trend(), core_registry).cost_sensitivity
-    returns = [row["walk_forward"]["total_return"] for row in rows]
+    returns = [row.walk_forward.total_return for row in rows if row.walk_forward is not None]
     assert returns[0] > returns[1] > returns[2]
 
 
@@ -58,7 +58,7 @@ def test_parameters_are_chosen_on_train_only(core_registry, memory_source) -> No
         memory_source.frames[symbol] = pd.concat([frame.iloc[:cut], tail])
     planted = run_backtest(Trend(), core_registry)
     assert planted.chosen == baseline.chosen
-    assert planted.splits["test"]["strategy"] != baseline.splits["test"]["strategy"]
+    assert planted.splits["test"].strategy != baseline.splits["test"].strategy
 
 
 def test_walk_forward_never_uses_out_of_sample_data(core_registry, memory_source) -> None:
@@ -71,27 +71,29 @@ def test_walk_forward_never_uses_out_of_sample_data(core_registry, memory_source
         memory_source.frames[symbol] = frame
     planted = run_backtest(Trend(), core_registry).walk_forward
     # Folds 1 to 3 chose on bars before 360; fold 3 trades the changed chunk.
-    assert [f["params"] for f in planted["folds"][:3]] == [f["params"] for f in baseline["folds"][:3]]
-    assert planted["folds"][2]["strategy"] != baseline["folds"][2]["strategy"]
+    assert planted is not None and baseline is not None
+    assert [f.params for f in planted.folds[:3]] == [f.params for f in baseline.folds[:3]]
+    assert planted.folds[2].strategy != baseline.folds[2].strategy
 
 
 def test_anchored_walk_forward_grows_the_in_sample_window(core_registry) -> None:
     folds = run_backtest(_strategy(walk_forward=WalkForward(folds=3, mode="anchored")), core_registry).walk_forward
-    starts = {f["in_sample"]["start"] for f in folds["folds"]}
+    assert folds is not None
+    starts = {f.in_sample.start for f in folds.folds}
     assert len(starts) == 1
-    assert folds["mode"] == "anchored"
+    assert folds.mode == "anchored"
 
 
 def test_long_short_takes_short_positions(core_registry) -> None:
     long_only = run_backtest(_strategy(grid={}), core_registry)
     long_short = run_backtest(_strategy(grid={}, direction="long_short"), core_registry)
-    assert long_only.splits["train"]["strategy"]["exposure"] < long_short.splits["train"]["strategy"]["exposure"]
+    assert long_only.splits["train"].strategy.exposure < long_short.splits["train"].strategy.exposure
 
 
 def test_grid_sweep_matches_single_runs(core_registry) -> None:
     swept = run_backtest(_strategy(grid={"sma-cross.fast": [5, 20], "sma-cross.slow": [60]}), core_registry)
     single = run_backtest(_strategy(grid={}, signals=[signal("sma-cross", **_plain(swept.chosen))]), core_registry)
-    assert swept.splits["test"]["strategy"] == single.splits["test"]["strategy"]
+    assert swept.splits["test"].strategy == single.splits["test"].strategy
 
 
 def _plain(params: dict[str, Any]) -> dict[str, Any]:

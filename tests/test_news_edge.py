@@ -42,9 +42,10 @@ def registry() -> Registry:
 
 def test_informative_news_gives_an_edge_out_of_sample(registry: Registry) -> None:
     result = run_backtest(news_trader(1.0), registry)
-    test = result.splits["test"]["strategy"]
-    assert test["sharpe"] > 5.0, test
-    assert test["total_return"] > result.splits["test"]["benchmark"]["total_return"]
+    test, benchmark = result.splits["test"].strategy, result.splits["test"].benchmark
+    assert test.sharpe is not None and test.sharpe > 5.0, test
+    assert test.total_return is not None and benchmark.total_return is not None
+    assert test.total_return > benchmark.total_return
 
 
 def test_noise_news_gives_no_edge(registry: Registry) -> None:
@@ -52,6 +53,6 @@ def test_noise_news_gives_no_edge(registry: Registry) -> None:
     # annualised Sharpe ratio of pure noise has a standard error of about sqrt(252 / 900) = 0.53,
     # so 1.6 is three of them; the informative run is above 15.
     result = run_backtest(news_trader(0.0, Costs()), registry)
-    sharpes = [result.splits[split]["strategy"]["sharpe"] for split in ("train", "validation", "test")]
+    sharpes = [result.splits[split].strategy.sharpe for split in ("train", "validation", "test")]
     assert abs(sharpes[0]) < 1.6, sharpes
     assert np.mean(sharpes) < 1.0, sharpes

@@ -137,7 +137,7 @@ def engine(decided: np.ndarray, closes: np.ndarray) -> tuple[np.ndarray, np.ndar
 def window_bars(result: BacktestResult, split: str) -> np.ndarray:
     """Positions of a split's bars, from its dates."""
     row = result.splits[split]
-    start, end = pd.Timestamp(row["start"]), pd.Timestamp(row["end"])
+    start, end = pd.Timestamp(row.span.start), pd.Timestamp(row.span.end)
     return np.flatnonzero(INDEX.to_series().between(start, end).to_numpy())
 
 
@@ -161,10 +161,10 @@ def test_a_long_short_flip_turns_over_twice_the_equity() -> None:
     assert traded[101] == pytest.approx(2.0) and traded[201] != pytest.approx(2.0)
     for split in ("train", "validation", "test"):
         bars = window_bars(result, split)
-        assert result.splits[split]["strategy"]["turnover"] == pytest.approx(one_way_turnover(traded, bars), rel=1e-9)
+        assert result.splits[split].strategy.turnover == pytest.approx(one_way_turnover(traded, bars), rel=1e-9)
     # The train split (bars 0..149) holds the entry and one flip: 1 + 2 traded, half of it one-way.
-    assert result.splits["train"]["strategy"]["turnover"] == pytest.approx(1.5 / (149 / PERIODS), rel=1e-9)
-    assert result.splits["train"]["strategy"]["exposure"] == 1.0  # always fully in, long or short
+    assert result.splits["train"].strategy.turnover == pytest.approx(1.5 / (149 / PERIODS), rel=1e-9)
+    assert result.splits["train"].strategy.exposure == 1.0  # always fully in, long or short
 
 
 def test_opposite_trades_in_two_symbols_add_up() -> None:
@@ -179,13 +179,11 @@ def test_opposite_trades_in_two_symbols_add_up() -> None:
     assert traded[121] > 1.9  # both sleeves trade about twice their value: the trades do not cancel
     for split in ("train", "validation", "test"):
         bars = window_bars(result, split)
-        assert result.splits[split]["strategy"]["turnover"] == pytest.approx(one_way_turnover(traded, bars), rel=1e-9)
+        assert result.splits[split].strategy.turnover == pytest.approx(one_way_turnover(traded, bars), rel=1e-9)
     # The same capital, returns to the cent: the engine above is the one the figures describe.
     equity = values.sum(axis=1)
     train = window_bars(result, "train")
-    assert result.splits["train"]["strategy"]["total_return"] == pytest.approx(
-        equity[train[-1]] / equity[0] - 1.0, rel=1e-9
-    )
+    assert result.splits["train"].strategy.total_return == pytest.approx(equity[train[-1]] / equity[0] - 1.0, rel=1e-9)
 
 
 def test_exposure_is_gross_and_value_weighted() -> None:
@@ -196,9 +194,9 @@ def test_exposure_is_gross_and_value_weighted() -> None:
     for split in ("train", "validation"):
         bars = window_bars(result, split)
         counted = bars[bars > 0]
-        assert result.splits[split]["strategy"]["exposure"] == pytest.approx(gross[counted].mean(), rel=1e-9)
+        assert result.splits[split].strategy.exposure == pytest.approx(gross[counted].mean(), rel=1e-9)
     # Only AAA is held over validation: exposure is its share of the equity, above a plain half.
-    assert 0.5 < result.splits["validation"]["strategy"]["exposure"] < 1.0
+    assert 0.5 < result.splits["validation"].strategy.exposure < 1.0
 
 
 # --- the first bar ----------------------------------------------------------------------------
@@ -226,12 +224,12 @@ def test_a_window_starting_at_bar_zero_has_no_return_for_its_first_bar() -> None
     assert train[0] == 0
     expected = _figures(price_returns[: len(train) - 1])  # bars 1..149: 149 returns, not 150
     for name, value in expected.items():
-        assert result.splits["train"]["strategy"][name] == pytest.approx(value, rel=1e-9), name
+        assert result.splits["train"].strategy.get(name) == pytest.approx(value, rel=1e-9), name
     # A later window keeps its first bar's return, from the previous close: windows tile.
     validation = window_bars(result, "validation")
     expected = _figures(price_returns[validation[0] - 1 : validation[-1]])
     for name, value in expected.items():
-        assert result.splits["validation"]["strategy"][name] == pytest.approx(value, rel=1e-9), name
+        assert result.splits["validation"].strategy.get(name) == pytest.approx(value, rel=1e-9), name
 
 
 # --- ties -------------------------------------------------------------------------------------
@@ -253,10 +251,11 @@ def test_a_tie_up_to_noise_picks_the_first_combination(scales: tuple[float, floa
         walk_forward=WalkForward(folds=3),
     )
     assert result.chosen == {"given.scale": scales[0]}
-    assert [fold["params"]["given.scale"] for fold in result.walk_forward["folds"]] == [scales[0]] * 3
+    assert result.walk_forward is not None
+    assert [fold.params["given.scale"] for fold in result.walk_forward.folds] == [scales[0]] * 3
     top = result.top_combinations
-    assert [row["params"]["given.scale"] for row in top] == list(scales)
-    assert top[0]["train_objective"] == top[1]["train_objective"]
+    assert [row.params["given.scale"] for row in top] == list(scales)
+    assert top[0].train_objective == top[1].train_objective
 
 
 # --- regimes ----------------------------------------------------------------------------------
@@ -280,11 +279,11 @@ def test_the_regime_table_accounts_for_every_evaluated_bar() -> None:
         np.isnan(known), "warmup", np.where(known > threshold, "bull", np.where(known < -threshold, "bear", "sideways"))
     )
     test = window_bars(result, "test")
-    table = result.regimes["table"]
+    table = result.regimes.rows
     counts = pd.Series(labels[test]).value_counts().to_dict()
     assert counts["warmup"] == window + 1 - test[0] > 0
-    assert {label: row["bars"] for label, row in table.items() if row["bars"]} == counts
-    assert sum(row["bars"] for row in table.values()) == len(test) == result.splits["test"]["bars"]
+    assert {label: row.bars for label, row in table.items() if row.bars} == counts
+    assert sum(row.bars for row in table.values()) == len(test) == result.splits["test"].bars
 
     console = Console(file=io.StringIO(), width=200)
     print_summary(result, console)
@@ -320,26 +319,26 @@ def test_annualised_figures_of_a_short_window_are_flagged() -> None:
     close = random_walk(12)
     # 300 bars: test is the last 30 (about 0.12 years), train the first 240.
     result = backtest({"AAA": np.ones(N_BARS)}, {"AAA": close}, splits=Splits(0.8, 0.1, 0.1))
-    test, train = result.splits["test"]["strategy"], result.splits["train"]["strategy"]
+    test, train = result.splits["test"].strategy, result.splits["train"].strategy
     assert (29 / PERIODS) < 0.25 < (239 / PERIODS)  # the flag follows the year count of counted returns
-    assert test["annualised_meaningful"] is False and train["annualised_meaningful"] is True
-    assert test["cagr"] is not None  # kept in the JSON, flagged
+    assert test.annualised_meaningful is False and train.annualised_meaningful is True
+    assert test.cagr is not None  # kept in the JSON, flagged
     bars = window_bars(result, "test")
-    assert test["total_return"] == pytest.approx(close[bars[-1]] / close[bars[0] - 1] - 1.0, rel=1e-9)
+    assert test.total_return == pytest.approx(close[bars[-1]] / close[bars[0] - 1] - 1.0, rel=1e-9)
 
     console = Console(file=io.StringIO(), width=200)
     print_summary(result, console)
     lines = console.file.getvalue().splitlines()  # type: ignore[attr-defined]
     row = next(line for line in lines if line.startswith("│test ") or line.startswith("test "))
     cells = [cell.strip() for cell in row.strip("│ ").split("│")]
-    assert cells[1] == f"{test['total_return']:.1%}"  # the total return stays
+    assert cells[1] == f"{test.total_return:.1%}"  # the total return stays
     assert cells[2] == "n/m" and cells[3] == "n/m"  # CAGR, Sharpe
     page = Page(render_report(result))
     test_row = next(r for r in page.tables["splits"] if r["attrs"].get("data-split") == "test")
     assert "n/m" in test_row["cells"]
 
     longer = backtest({"AAA": np.ones(N_BARS)}, {"AAA": close}, splits=Splits(0.8, 0.1, 0.1), min_annualised_years=0.1)
-    assert longer.splits["test"]["strategy"]["annualised_meaningful"] is True
+    assert longer.splits["test"].strategy.annualised_meaningful is True
 
 
 def test_piped_tables_are_not_cut_to_80_columns() -> None:

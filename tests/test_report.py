@@ -205,33 +205,35 @@ def test_split_table_has_strategy_and_benchmark_per_split(page: Page, result: Ba
         (split, series) for split in result.splits for series in ("strategy", "benchmark")
     ]
     test_strategy = next(r for r in rows if r["attrs"]["data-split"] == "test" and r["attrs"]["class"] == "strategy")
-    metrics = result.splits["test"]["strategy"]
+    metrics = result.splits["test"].strategy
     # Leading cells: split, start, end, bars, series; then the metrics in METRICS order.
     test = result.splits["test"]
-    assert test_strategy["cells"][:5] == ["test", test["start"][:10], test["end"][:10], str(test["bars"]), "Strategy"]
-    assert test_strategy["cells"][5] == f"{metrics['total_return'] * 100:.2f}%"
-    assert test_strategy["cells"][7] == f"{metrics['sharpe']:.2f}"
+    assert test.span.start is not None and test.span.end is not None
+    assert test_strategy["cells"][:5] == ["test", test.span.start[:10], test.span.end[:10], str(test.bars), "Strategy"]
+    assert test_strategy["cells"][5] == f"{metrics.total_return * 100:.2f}%"
+    assert test_strategy["cells"][7] == f"{metrics.sharpe:.2f}"
     benchmark = next(r for r in rows if r["attrs"]["data-split"] == "test" and r["attrs"]["class"] == "benchmark")
-    assert result.splits["test"]["benchmark"]["win_rate"] is None  # buy-and-hold never closes a trade
+    assert result.splits["test"].benchmark.win_rate is None  # buy-and-hold never closes a trade
     assert benchmark["cells"][-1] == "–"
 
 
 def test_fold_tables_show_each_folds_dates_params_and_objective(page: Page, result: BacktestResult) -> None:
     assert result.walk_forward is not None
-    folds = result.walk_forward["folds"]
+    folds = result.walk_forward.folds
     rows = _rows(page, "folds")
     assert len(rows) == 2 * len(folds) == 6
     for fold, row in zip(folds, rows[::2], strict=True):
         cells = row["cells"]
-        assert cells[0] == str(fold["fold"])
-        assert cells[1] == f"{fold['in_sample']['start'][:10]} – {fold['in_sample']['end'][:10]}"
-        assert cells[2] == f"{fold['out_of_sample']['start'][:10]} – {fold['out_of_sample']['end'][:10]}"
-        assert cells[3] == _params_text(fold["params"])
-        assert cells[4] == f"{fold['in_sample_objective']:.2f}"
-        assert cells[6] == f"{fold['strategy']['total_return'] * 100:.2f}%"
+        ins, oos = fold.in_sample.to_dict(), fold.out_of_sample.to_dict()
+        assert cells[0] == str(fold.fold)
+        assert cells[1] == f"{ins['start'][:10]} – {ins['end'][:10]}"
+        assert cells[2] == f"{oos['start'][:10]} – {oos['end'][:10]}"
+        assert cells[3] == _params_text(fold.params)
+        assert cells[4] == f"{fold.in_sample_objective:.2f}"
+        assert cells[6] == f"{fold.strategy.total_return * 100:.2f}%"
     stitched = _rows(page, "walk-forward")
     assert [r["attrs"]["data-series"] for r in stitched] == ["walk_forward", "benchmark"]
-    assert stitched[0]["cells"][1] == f"{result.walk_forward['stitched']['total_return'] * 100:.2f}%"
+    assert stitched[0]["cells"][1] == f"{result.walk_forward.stitched.total_return * 100:.2f}%"
 
 
 def test_regime_cost_and_top_tables(page: Page, result: BacktestResult) -> None:
@@ -240,7 +242,7 @@ def test_regime_cost_and_top_tables(page: Page, result: BacktestResult) -> None:
         (label, series) for label in ("bull", "bear", "sideways") for series in ("strategy", "benchmark")
     ]
     for row in regimes[::2]:
-        assert row["cells"][1] == str(result.regimes["table"][row["attrs"]["data-regime"]]["bars"])
+        assert row["cells"][1] == str(result.regimes.rows[row["attrs"]["data-regime"]].bars)
 
     costs = _rows(page, "costs")
     assert [(r["attrs"]["data-multiplier"], r["attrs"]["data-window"]) for r in costs] == [
@@ -248,7 +250,9 @@ def test_regime_cost_and_top_tables(page: Page, result: BacktestResult) -> None:
     ]
     assert costs[0]["cells"][:2] == ["0×", "none"]
     assert costs[2]["cells"][:2] == ["1×", "fees 0.1% slippage 0.05%"]
-    assert costs[1]["cells"][1] == f"{result.cost_sensitivity[0]['walk_forward']['total_return'] * 100:.2f}%"
+    walk_forward = result.cost_sensitivity[0].walk_forward
+    assert walk_forward is not None
+    assert costs[1]["cells"][1] == f"{walk_forward.total_return * 100:.2f}%"
 
     top = _rows(page, "top")
     assert len(top) == len(result.top_combinations) == 4

@@ -43,6 +43,7 @@ def backtest(
     ),
 ) -> None:
     """Backtest a strategy: splits, walk-forward, regimes and cost sensitivity, after costs."""
+    import dataclasses
     import os
 
     from rich.console import Console
@@ -73,7 +74,7 @@ def backtest(
             registry,
             lambda strategy: run_backtest(strategy, registry, progress=lambda stage: status.update(stage)),
         )
-    result.manifest = build_manifest(
+    manifest = build_manifest(
         strategy_path=loaded.path,
         strategy_name=result.strategy,
         plugins=describe_plugins(),
@@ -81,6 +82,7 @@ def backtest(
         parameters={**strategy_parameters(loaded.strategy), "chosen": result.chosen},
         seed=loaded.strategy.seed,
     )
+    result = dataclasses.replace(result, manifest=manifest)
     payload = {**result.to_dict(), "manifest": result.manifest}
     if save is not None:
         write_json_atomic(save, payload)

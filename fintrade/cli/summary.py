@@ -8,8 +8,9 @@ from rich.console import Console, RenderableType
 from rich.table import Table
 
 from fintrade.evaluation import BacktestResult
-from fintrade.metrics import ANNUALISED, ANNUALISED_FLAG
+from fintrade.metrics import ANNUALISED
 from fintrade.regimes import WARMUP
+from fintrade.results import KnowledgeCutoff, WindowMetrics
 
 #: Shown instead of an annualised figure over a window too short for it to mean anything.
 NOT_MEANINGFUL = "n/m"
@@ -43,13 +44,13 @@ def params_text(params: dict[str, Any]) -> str:
     return " ".join(f"{name}={value}" for name, value in zip(names, params.values(), strict=True))
 
 
-def _cell(metrics: dict[str, Any], key: str, kind: str) -> str:
-    if key in ANNUALISED and metrics.get(ANNUALISED_FLAG) is False and metrics.get(key) is not None:
+def _cell(metrics: WindowMetrics, key: str, kind: str) -> str:
+    if key in ANNUALISED and not metrics.annualised_meaningful and metrics.get(key) is not None:
         return NOT_MEANINGFUL
     return _format(metrics.get(key), kind)
 
 
-def _metric_table(title: str, label: str, rows: list[tuple[str, dict[str, Any] | None]]) -> Table:
+def _metric_table(title: str, label: str, rows: list[tuple[str, WindowMetrics | None]]) -> Table:
     table = Table(title=title, title_justify="left", padding=(0, 1), pad_edge=False)
     table.add_column(label, no_wrap=True)
     for _, header, _ in COLUMNS:
@@ -60,7 +61,7 @@ def _metric_table(title: str, label: str, rows: list[tuple[str, dict[str, Any] |
             table.add_row(name, *["–"] * len(COLUMNS))
         else:
             table.add_row(name, *(_cell(metrics, key, kind) for key, _, kind in COLUMNS))
-            short |= metrics.get(ANNUALISED_FLAG) is False
+            short |= not metrics.annualised_meaningful
     if short:
         table.caption = f"{NOT_MEANINGFUL}: annualised over a window shorter than min_annualised_years"
         table.caption_justify = "left"
@@ -88,26 +89,26 @@ def _print(console: Console, renderable: RenderableType) -> None:
 WINDOW_NAMES = {"test": "test", "walk_forward": "wf stitched"}
 
 
-def print_cutoff(cutoff: dict[str, Any], console: Console) -> None:
+def print_cutoff(cutoff: KnowledgeCutoff, console: Console) -> None:
     """The knowledge-cutoff flag: how many evaluated bars a model may have seen past, and the
     headline metrics with and without them."""
-    windows = cutoff["windows"]
+    windows = cutoff.windows
     sentence_names = {"test": "test", "walk_forward": "walk-forward out-of-sample"}
     counts = ", ".join(
-        f"{row['flagged_bars']} of {row['bars']} {sentence_names.get(name, name)} bars" for name, row in windows.items()
+        f"{row.flagged_bars} of {row.bars} {sentence_names.get(name, name)} bars" for name, row in windows.items()
     )
     _print(
         console,
-        f"[yellow]knowledge cutoff:[/yellow] a signal model was trained on data up to {cutoff['cutoff'][:10]}; "
+        f"[yellow]knowledge cutoff:[/yellow] a signal model was trained on data up to {cutoff.cutoff[:10]}; "
         f"{counts} fall at or before it (the model may have seen what came next)",
     )
-    rows: list[tuple[str, dict[str, Any] | None]] = []
+    rows: list[tuple[str, WindowMetrics | None]] = []
     for name, row in windows.items():
         label = WINDOW_NAMES.get(name, name)
         rows += [
-            (f"{label}, all bars", row["all_bars"]),
-            (f"{label}, after cutoff", row["after_cutoff"]),
-            (f"{label} b&h, after", row["benchmark_after_cutoff"]),
+            (f"{label}, all bars", row.all_bars),
+            (f"{label}, after cutoff", row.after_cutoff),
+            (f"{label} b&h, after", row.benchmark_after_cutoff),
         ]
     _print(console, _metric_table("Knowledge cutoff: with and without the flagged bars", "window", rows))
 
@@ -124,33 +125,32 @@ def print_summary(result: BacktestResult, console: Console) -> None:
     if result.knowledge_cutoff:
         print_cutoff(result.knowledge_cutoff, console)
     if result.comparison:
-        window = {"walk-forward": "walk-forward out-of-sample", "test": "test"}[result.comparison["evaluated_on"]]
-        compared = [(f"{row['name']} ({row['kind']})", row) for row in result.comparison["rows"]]
+        window = {"walk-forward": "walk-forward out-of-sample", "test": "test"}[result.comparison.evaluated_on]
+        compared: list[tuple[str, WindowMetrics | None]] = [
+            (f"{row.name} ({row.kind})", row.metrics) for row in result.comparison.rows
+        ]
         _print(console, _metric_table(f"Side by side, on the {window} bars", "series", compared))
-    split_rows: list[tuple[str, dict[str, Any] | None]] = []
+    split_rows: list[tuple[str, WindowMetrics | None]] = []
     for split, row in result.splits.items():
-        split_rows += [(split, row["strategy"]), (f"{split} b&h", row["benchmark"])]
+        split_rows += [(split, row.strategy), (f"{split} b&h", row.benchmark)]
     _print(console, _metric_table("Splits (parameters chosen on train)", "split", split_rows))
     if result.walk_forward:
         wf = result.walk_forward
-        fold_rows: list[tuple[str, dict[str, Any] | None]] = [(f"fold {f['fold']}", f["strategy"]) for f in wf["folds"]]
-        fold_rows += [("stitched", wf["stitched"]), ("b&h", wf["benchmark"])]
-        _print(console, _metric_table(f"Walk-forward ({wf['mode']}), out of sample", "fold", fold_rows))
-        for fold in wf["folds"]:
-            oos = fold["out_of_sample"]
-            _print(
-                console,
-                f"  fold {fold['fold']}: {oos['start'][:10]} to {oos['end'][:10]} with {params_text(fold['params'])}",
-            )
-    regime_rows: list[tuple[str, dict[str, Any] | None]] = []
-    for regime, row in result.regimes["table"].items():
+        fold_rows: list[tuple[str, WindowMetrics | None]] = [(f"fold {f.fold}", f.strategy) for f in wf.folds]
+        fold_rows += [("stitched", wf.stitched), ("b&h", wf.benchmark)]
+        _print(console, _metric_table(f"Walk-forward ({wf.mode}), out of sample", "fold", fold_rows))
+        for fold in wf.folds:
+            start, end = (fold.out_of_sample.start or "")[:10], (fold.out_of_sample.end or "")[:10]
+            _print(console, f"  fold {fold.fold}: {start} to {end} with {params_text(fold.params)}")
+    regime_rows: list[tuple[str, WindowMetrics | None]] = []
+    for regime, regime_row in result.regimes.rows.items():
         name = "warm-up" if regime == WARMUP else regime
-        regime_rows += [(f"{name} ({row['bars']})", row["strategy"]), (f"{name} b&h", row["benchmark"])]
-    evaluated_on = {"walk_forward": "walk-forward out-of-sample", "test": "test"}[result.regimes["evaluated_on"]]
+        regime_rows += [(f"{name} ({regime_row.bars})", regime_row.strategy), (f"{name} b&h", regime_row.benchmark)]
+    evaluated_on = {"walk_forward": "walk-forward out-of-sample", "test": "test"}[result.regimes.evaluated_on]
     _print(console, _metric_table(f"Regimes, on the {evaluated_on} bars", "regime", regime_rows))
-    cost_rows: list[tuple[str, dict[str, Any] | None]] = []
-    for row in result.cost_sensitivity:
-        cost_rows.append((f"{row['multiplier']:g}x test", row["test"]))
-        if "walk_forward" in row:
-            cost_rows.append((f"{row['multiplier']:g}x wf", row["walk_forward"]))
+    cost_rows: list[tuple[str, WindowMetrics | None]] = []
+    for cost in result.cost_sensitivity:
+        cost_rows.append((f"{cost.multiplier:g}x test", cost.test))
+        if cost.walk_forward is not None:
+            cost_rows.append((f"{cost.multiplier:g}x wf", cost.walk_forward))
     _print(console, _metric_table("Cost sensitivity (test split, walk-forward)", "costs", cost_rows))
