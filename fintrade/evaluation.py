@@ -8,7 +8,7 @@ objective on in-sample windows only, and judged on windows that played no part i
 from __future__ import annotations
 
 import random
-from collections.abc import Callable, Mapping
+from collections.abc import Callable, Iterator, Mapping
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -99,6 +99,27 @@ class BacktestResult:
     baseline_curves: dict[str, np.ndarray] = field(default_factory=dict)
     #: Windows shorter than this (years) say ``annualised_meaningful: false`` in their metrics.
     min_annualised_years: float = 0.25
+
+    def window_metrics(self) -> Iterator[WindowMetrics]:
+        """Every set of figures the result holds, in JSON order (for checks that span them all)."""
+        for split in self.splits.values():
+            yield from (split.strategy, split.benchmark)
+        if self.walk_forward is not None:
+            for fold in self.walk_forward.folds:
+                yield from (fold.strategy, fold.benchmark)
+            yield from (self.walk_forward.stitched, self.walk_forward.benchmark)
+        for regime in self.regimes.rows.values():
+            yield from (regime.strategy, regime.benchmark)
+        for cost in self.cost_sensitivity:
+            yield cost.test
+            if cost.walk_forward is not None:
+                yield cost.walk_forward
+        if self.knowledge_cutoff is not None:
+            for window in self.knowledge_cutoff.windows.values():
+                yield window.all_bars
+                yield from (m for m in (window.after_cutoff, window.benchmark_after_cutoff) if m is not None)
+        if self.comparison is not None:
+            yield from (row.metrics for row in self.comparison.rows)
 
     def to_dict(self) -> dict[str, Any]:
         return {

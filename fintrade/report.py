@@ -26,7 +26,7 @@ import numpy as np
 import pandas as pd
 
 from fintrade import __version__
-from fintrade.metrics import ANNUALISED, ANNUALISED_FLAG
+from fintrade.metrics import ANNUALISED
 from fintrade.regimes import REGIMES, WARMUP
 from fintrade.results import METRIC_NAMES, KnowledgeCutoff, Span, WindowMetrics
 
@@ -880,17 +880,9 @@ def _cutoff_table(result: BacktestResult) -> str:
     return _table("cutoff", "Knowledge cutoff", caption, head, rows)
 
 
-def _flags_short_window(node: Any) -> bool:
-    if isinstance(node, Mapping):
-        return node.get(ANNUALISED_FLAG) is False or any(_flags_short_window(value) for value in node.values())
-    if isinstance(node, list):
-        return any(_flags_short_window(value) for value in node)
-    return False
-
-
 def _tables(result: BacktestResult) -> str:
     parts = []
-    if _flags_short_window(result.to_dict()):
+    if any(not metrics.annualised_meaningful for metrics in result.window_metrics()):
         parts.append(
             f"<p class=muted>{NOT_MEANINGFUL}: an annualised figure (CAGR, volatility, Sharpe, Sortino, turnover) "
             f"over a window shorter than {_e(f'{result.min_annualised_years:g}')} years, where extrapolating to "

@@ -95,3 +95,18 @@ def test_optional_parts_stay_out_of_the_json_or_null() -> None:
 def test_a_comparison_row_shows_only_the_compared_metrics() -> None:
     row = ComparisonRow("x", "baseline", _metrics(sharpe=1.5), ("sharpe", ANNUALISED_FLAG))
     assert row.to_dict() == {"name": "x", "kind": "baseline", "sharpe": 1.5, ANNUALISED_FLAG: True}
+
+
+def _flags(node: Any) -> list[bool]:
+    """Every ``annualised_meaningful`` in the JSON, in order."""
+    if isinstance(node, dict):
+        own = [node[ANNUALISED_FLAG]] if ANNUALISED_FLAG in node else []
+        return own + [flag for value in node.values() for flag in _flags(value)]
+    if isinstance(node, list):
+        return [flag for value in node for flag in _flags(value)]
+    return []
+
+
+def test_window_metrics_walks_every_set_of_figures_in_the_json(result: BacktestResult) -> None:
+    flags = [metrics.annualised_meaningful for metrics in result.window_metrics()]
+    assert flags == _flags(result.to_dict()) and len(flags) > 20
