@@ -101,7 +101,9 @@ class AdapterMethod:
     """A way to adapt a base model: LoRA, QLoRA, prefix tuning, distillation, ...
 
     ``train`` receives a training configuration (a mapping) and returns the path of the
-    artifact it wrote.
+    artifact it wrote. The mapping may hold ``registry``, the :class:`fintrade.registry.Registry`
+    to look datasets up in (``fintrade train`` passes the one it built): a method reads its data
+    from that registry, and treats the entry as no training option.
     """
 
     name: str

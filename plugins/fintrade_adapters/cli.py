@@ -2,6 +2,10 @@
 
 This module is imported while the CLI starts, so it imports only typer and fintrade's light
 modules; torch, transformers and peft load inside the command functions.
+
+The commands are the top level: each takes the process registry once (:func:`_registry`) and
+hands it down with the training values (``registry``) or as an argument, so that nothing
+below looks plugins up for itself.
 """
 
 from __future__ import annotations
@@ -10,13 +14,16 @@ import json
 import shlex
 import sys
 from pathlib import Path
-from typing import Annotated, Any
+from typing import TYPE_CHECKING, Annotated, Any
 
 import typer
 
 from fintrade.errors import ConfigError
 from fintrade.models.sources import quiet_libraries
 from fintrade_adapters.errors import TrainingFailedError, one_line_failures
+
+if TYPE_CHECKING:
+    from fintrade.registry import Registry
 
 MODEL_HELP = "Base model: an alias (minilm, smollm2, mpnet), a local folder, or a hub id (owner/name)."
 OPTION_HELP = "Any training option as key=value (repeatable); dataset.KEY=VALUE goes to the dataset's loader."
@@ -50,14 +57,22 @@ Limit = Annotated[int | None, typer.Option("--limit", help="Use at most N rows o
 DEVICE_HELP = "Where to train: auto (a CUDA GPU when torch sees one; the default), cpu, cuda or cuda:N."
 
 
+def _registry() -> Registry:
+    """The process registry: looked up here, at the top, and passed to everything below."""
+    from fintrade.registry import get_registry
+
+    return get_registry()
+
+
 def _training_values(
     *,
     config: Path | None,
     options: list[str],
     flags: dict[str, Any],
+    registry: Registry,
 ) -> dict[str, Any]:
-    """Config file, then --option pairs, then explicit flags: the later ones win."""
-    from fintrade_adapters.config import parse_options, read_config_file
+    """Config file, then --option pairs, then explicit flags: the later ones win; plus ``registry``."""
+    from fintrade_adapters.config import REGISTRY_KEY, parse_options, read_config_file
 
     values: dict[str, Any] = read_config_file(config) if config else {}
     parsed = parse_options(options)
@@ -67,6 +82,7 @@ def _training_values(
     values |= {key: value for key, value in flags.items() if value is not None}
     values.setdefault("command", shlex.join(["fintrade", *sys.argv[1:]]))
     values.setdefault("progress", sys.stderr.isatty())
+    values[REGISTRY_KEY] = registry
     return values
 
 
@@ -120,18 +136,17 @@ def train(
     json_output: bool = typer.Option(False, "--json", help="Print the manifest as JSON."),
 ) -> None:
     """Fine-tune a base model with an adapter method on a labelled dataset; write a PEFT artifact."""
-    from fintrade.registry import get_registry
-
     quiet_libraries()
+    registry = _registry()
     flags: dict[str, Any] = {"model": model, "method": method, "dataset": dataset}
     flags |= {"output": str(output) if output else None, "teacher": teacher, "task": task, "split": split}
     flags |= dict(
         epochs=epochs, max_steps=max_steps, lr=lr, batch_size=batch_size, max_length=max_length, seed=seed, limit=limit
     )
     flags |= {"rank": rank, "alpha": alpha, "dropout": dropout, "merge": merge or None, "device": device}
-    values = _training_values(config=config, options=option or [], flags=flags)
+    values = _training_values(config=config, options=option or [], flags=flags, registry=registry)
     values.setdefault("method", "lora")
-    adapter = get_registry().adapter_methods.get(str(values["method"]))
+    adapter = registry.adapter_methods.get(str(values["method"]))
     path = Path(adapter.train(values))
     manifest_file = path / "fintrade_manifest.json"
     manifest = json.loads(manifest_file.read_text()) if manifest_file.is_file() else {}
@@ -178,7 +193,7 @@ def evaluate(
     options = {key.removeprefix("dataset."): value for key, value in parse_options(option).items()}
     options |= options.pop("dataset_options", {})
     metrics = evaluate_artifact(
-        artifact, name, split=split, options=options or None, batch_size=batch_size, limit=limit
+        artifact, name, split=split, options=options or None, batch_size=batch_size, limit=limit, registry=_registry()
     )
     if json_output:
         print(json.dumps(metrics, indent=2))
@@ -231,7 +246,7 @@ def ablate(
     flags |= dict(
         epochs=epochs, max_steps=max_steps, lr=lr, batch_size=batch_size, max_length=max_length, seed=seed, limit=limit
     )
-    values = _training_values(config=config, options=option or [], flags=flags)
+    values = _training_values(config=config, options=option or [], flags=flags, registry=_registry())
     rows = ablate_ranks(values, rank_list, output)
     if json_output:
         print(json.dumps(rows, indent=2))
@@ -272,7 +287,7 @@ def compare(
     flags |= dict(
         epochs=epochs, max_steps=max_steps, lr=lr, batch_size=batch_size, max_length=max_length, seed=seed, limit=limit
     )
-    values = _training_values(config=config, options=option or [], flags=flags)
+    values = _training_values(config=config, options=option or [], flags=flags, registry=_registry())
     teacher = teacher or values.pop("teacher", None)
     rows = compare_methods(values, method_list, output, teacher=teacher)
     finished = [row for row in rows if row["status"] == "finished"]

@@ -3,6 +3,11 @@
 ``train(config)`` of every adapter method receives a plain mapping (from the CLI, a JSON or
 TOML file, or Python); :meth:`TrainConfig.from_mapping` checks it once, so a misspelled option
 is an error naming the closest one instead of a silently ignored setting.
+
+The mapping may also hold :data:`REGISTRY_KEY`, the :class:`fintrade.registry.Registry` that
+datasets are looked up in (the CLI passes the one it built). It says where the data comes
+from, not what is trained, so it is not an option: :func:`training_options` takes it out
+before the options are checked, and the run hands it down to every step that reads a dataset.
 """
 
 from __future__ import annotations
@@ -13,10 +18,15 @@ import tomllib
 from collections.abc import Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from fintrade.errors import ConfigError, did_you_mean
 from fintrade.models.devices import check_device
+
+if TYPE_CHECKING:
+    from fintrade.registry import Registry
+
+REGISTRY_KEY = "registry"
 
 # Measured on MiniLM (2,000 tweets, one epoch): LoRA 1e-3 -> 0.72 accuracy, 2e-3 -> 0.73,
 # 5e-3 -> 0.77. Prefix tuning and IA3 train far fewer parameters and want a larger step.
@@ -145,6 +155,23 @@ class TrainConfig:
 
     def to_dict(self) -> dict[str, Any]:
         return {key: (list(value) if isinstance(value, tuple) else value) for key, value in vars(self).items()}
+
+
+def training_options(values: Mapping[str, Any]) -> tuple[dict[str, Any], Registry | None]:
+    """The training options in ``values``, and the registry passed with them under :data:`REGISTRY_KEY`.
+
+    ``None`` when no registry was passed (a Python caller); the dataset lookups then read the
+    process registry (:func:`fintrade_adapters.data.datasets_in`).
+    """
+    from fintrade.registry import Registry
+
+    options = {key: value for key, value in values.items() if key != REGISTRY_KEY}
+    registry = values.get(REGISTRY_KEY)
+    if registry is not None and not isinstance(registry, Registry):
+        raise ConfigError(
+            f"training {REGISTRY_KEY!r} must be a fintrade.registry.Registry, got {type(registry).__name__}"
+        )
+    return options, registry
 
 
 def _coerce(key: str, value: Any, annotation: Any) -> Any:

@@ -1,8 +1,8 @@
 """Labelled text for training: load a dataset through the registry, check it, subset and split it.
 
-Datasets are reached only by name through :func:`fintrade.registry.get_registry`; the split,
-hash and latest-date helpers are the public :mod:`fintrade.datasets`, imported when first
-needed.
+Datasets are reached only by name, in the registry the caller passes (the training command
+passes the one it built; :func:`datasets_in`); the split, hash and latest-date helpers are the
+public :mod:`fintrade.datasets`, imported when first needed.
 
 Each training task reads rows of its own shape (:data:`TASK_COLUMNS`): a dataset made for the
 task serves them directly, and a sentiment dataset is converted after the split
@@ -20,6 +20,8 @@ from fintrade_adapters.errors import DatasetLabelError
 if TYPE_CHECKING:
     import pandas as pd
 
+    from fintrade.registry import Kind, Registry
+    from fintrade.types import Dataset
     from fintrade_adapters.config import TrainConfig
 
 SENTIMENT_LABELS: tuple[str, ...] = ("negative", "neutral", "positive")
@@ -51,20 +53,33 @@ class LabelledData:
     latest_date: str | None
 
 
+def datasets_in(registry: Registry | None) -> Kind[Dataset]:
+    """The datasets of ``registry``, the one the caller was given.
+
+    ``None`` is for Python callers that pass no registry (``train(config)`` without a
+    ``registry`` entry): they get the process registry, as the CLI would have passed.
+    """
+    if registry is None:
+        from fintrade.registry import get_registry
+
+        registry = get_registry()
+    return registry.datasets
+
+
 def load_frame(
     name: str,
     options: Mapping[str, Any] | None = None,
     labels: Sequence[str] = SENTIMENT_LABELS,
     task: str = "classification",
+    registry: Registry | None = None,
 ) -> Any:
     """The dataset's frame, checked: rows present, ``text`` and ``label`` columns, known labels.
 
     For ``task`` ``sft`` or ``qa``, a dataset made for that task is checked for the task's
     columns instead; a sentiment dataset is returned as it is (see :func:`task_rows`).
+    ``name`` is looked up in ``registry`` (:func:`datasets_in`).
     """
-    from fintrade.registry import get_registry
-
-    dataset = get_registry().datasets.get(name)
+    dataset = datasets_in(registry).get(name)
     native = DATASET_TASKS.get(dataset.task)
     if native not in ("classification", task):
         if task == "classification":
@@ -133,12 +148,13 @@ def prepare(
     limit: int | None = None,
     labels: Sequence[str] = SENTIMENT_LABELS,
     task: str = "classification",
+    registry: Registry | None = None,
 ) -> LabelledData:
     """Load, check, subset and split a dataset for training; the frames are in ``task``'s shape.
 
     ``labels`` is empty for rows without labels (a prompt/response or QA file).
     """
-    frame = subset(load_frame(name, options, labels, task), limit, seed)
+    frame = subset(load_frame(name, options, labels, task, registry), limit, seed)
     train, validation, test = split(frame, how, fractions, seed)
     if train.empty:
         raise DatasetLabelError(f"dataset {name!r}: the training split is empty ({len(frame)} rows); use more data")
@@ -155,8 +171,8 @@ def prepare(
     )
 
 
-def split_for(config: TrainConfig, task: str = "classification") -> LabelledData:
-    """The rows ``config`` trains, validates and tests on."""
+def split_for(config: TrainConfig, task: str = "classification", registry: Registry | None = None) -> LabelledData:
+    """The rows ``config`` trains, validates and tests on, its dataset looked up in ``registry``."""
     return prepare(
         config.dataset,
         config.dataset_options,
@@ -165,11 +181,15 @@ def split_for(config: TrainConfig, task: str = "classification") -> LabelledData
         seed=config.seed,
         limit=config.limit,
         task=task,
+        registry=registry,
     )
 
 
 def trained_split(
-    manifest: Mapping[str, Any], labels: Sequence[str] = SENTIMENT_LABELS, task: str = "classification"
+    manifest: Mapping[str, Any],
+    labels: Sequence[str] = SENTIMENT_LABELS,
+    task: str = "classification",
+    registry: Registry | None = None,
 ) -> LabelledData:
     """The rows an artifact was trained, validated and tested on, rebuilt from its manifest.
 
@@ -186,6 +206,7 @@ def trained_split(
         limit=hyper.get("limit"),
         labels=labels,
         task=task,
+        registry=registry,
     )
 
 

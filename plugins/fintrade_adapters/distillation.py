@@ -37,6 +37,7 @@ if TYPE_CHECKING:
     import torch
     from transformers import PreTrainedTokenizerBase
 
+    from fintrade.registry import Registry
     from fintrade_adapters.config import TrainConfig
     from fintrade_adapters.data import LabelledData
     from fintrade_adapters.runner import PreparedTask, TrainedRun
@@ -259,10 +260,9 @@ def train(config: Mapping[str, Any]) -> Path:
 
 def run(values: Mapping[str, Any]) -> TrainedRun:
     """Distill ``teacher`` into a LoRA student of ``model`` (default ``minilm``) as configured."""
-    from fintrade.registry import get_registry
     from fintrade_adapters import runner
-    from fintrade_adapters.config import TrainConfig
-    from fintrade_adapters.data import SENTIMENT_LABELS
+    from fintrade_adapters.config import TrainConfig, training_options
+    from fintrade_adapters.data import SENTIMENT_LABELS, datasets_in
 
     values = {**values, "method": "distill"}
     if _looks_like_a_weight(values.get("alpha")):
@@ -272,14 +272,15 @@ def run(values: Mapping[str, Any]) -> TrainedRun:
         )
     if not values.get("model"):
         values["model"] = DEFAULT_STUDENT
-    config = TrainConfig.from_mapping(values)
+    options, registry = training_options(values)
+    config = TrainConfig.from_mapping(options)
     if not config.teacher:
         raise ConfigError(
             "method 'distill' needs a teacher: --option teacher=DIR (an artifact from `fintrade train`) "
             "or a fine-tuned sequence classifier (alias, folder or hub id)"
         )
     # Checked on the raw values: causal-LM and QA runs would otherwise go their own way without the teacher.
-    asked, dataset_task = values.get("task"), get_registry().datasets.get(config.dataset).task
+    asked, dataset_task = values.get("task"), datasets_in(registry).get(config.dataset).task
     if asked not in (None, "", "classification") or dataset_task not in ("sentiment", "classification"):
         raise ConfigError(
             f"method 'distill' trains a sentiment classifier, not task {asked or dataset_task!r} "
@@ -287,7 +288,13 @@ def run(values: Mapping[str, Any]) -> TrainedRun:
         )
     # Checked before the student and the data load: a wrong teacher fails in a second.
     teacher = resolve_teacher(config.teacher, SENTIMENT_LABELS, config.max_length)
-    return runner.run(values, prepare_task=lambda *args: prepare(teacher, *args))
+
+    def prepare_task(
+        run_config: TrainConfig, tokenizer: PreTrainedTokenizerBase, labelled: LabelledData, weights: list[float] | None
+    ) -> PreparedTask:
+        return prepare(teacher, run_config, tokenizer, labelled, weights, registry)
+
+    return runner.run(values, prepare_task=prepare_task)
 
 
 def prepare(
@@ -296,8 +303,12 @@ def prepare(
     tokenizer: PreTrainedTokenizerBase,
     labelled: LabelledData,
     class_weights: list[float] | None,
+    registry: Registry | None = None,
 ) -> PreparedTask:
-    """Paraphrase (optionally), score every training row with the teacher once, build the task."""
+    """Paraphrase (optionally), score every training row with the teacher once, build the task.
+
+    ``registry`` is where the teacher's own training data is looked up (:func:`teacher_saw_test_rows`).
+    """
     import pandas as pd
 
     from fintrade_adapters.runner import PreparedTask
@@ -336,7 +347,7 @@ def prepare(
         augmentation = {"method": "paraphrase", "generator": config.paraphraser, **asdict(counts)}
         augmentation |= {"kept": len(kept), "rejected_label_changed": len(candidates) - len(kept)}
     agreement = _agreement(logits, truth)
-    saw_test = teacher_saw_test_rows(teacher, config, labelled)
+    saw_test = teacher_saw_test_rows(teacher, config, labelled, registry)
     if saw_test:
         print(
             f"warning: teacher {teacher.name!r} was trained on {saw_test} of this run's {len(labelled.test)} test "
@@ -366,7 +377,9 @@ def _agreement(logits: torch.Tensor, truth: Sequence[int]) -> float:
     return sum(p == t for p, t in zip(predicted, truth, strict=True)) / len(truth) if truth else float("nan")
 
 
-def teacher_saw_test_rows(teacher: Teacher, config: TrainConfig, labelled: LabelledData) -> int | None:
+def teacher_saw_test_rows(
+    teacher: Teacher, config: TrainConfig, labelled: LabelledData, registry: Registry | None = None
+) -> int | None:
     """How many of this run's test sentences the teacher trained on (None when that cannot be known).
 
     A teacher that saw the student's test rows passes their labels on: the test score is then
@@ -382,7 +395,7 @@ def teacher_saw_test_rows(teacher: Teacher, config: TrainConfig, labelled: Label
     trained = manifest["dataset"]
     if trained["name"] != labelled.name or dict(trained.get("options") or {}) != dict(config.dataset_options):
         return None
-    teacher_split = data_module.trained_split(manifest, labelled.labels)
+    teacher_split = data_module.trained_split(manifest, labelled.labels, registry=registry)
     seen = set(teacher_split.train["text"].astype(str)) - set(labelled.train["text"].astype(str))
     return int(sum(text in seen for text in labelled.test["text"].astype(str)))
 

@@ -9,9 +9,12 @@ from __future__ import annotations
 
 from collections.abc import Mapping
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from fintrade.errors import ConfigError
+
+if TYPE_CHECKING:
+    from fintrade.registry import Registry
 
 EVAL_SPLITS = ("test", "validation", "train", "all")
 
@@ -24,13 +27,14 @@ def evaluate_artifact(
     options: Mapping[str, Any] | None = None,
     batch_size: int = 32,
     limit: int | None = None,
+    registry: Registry | None = None,
 ) -> dict[str, Any]:
     """Metrics of the artifact at ``path`` on ``dataset``.
 
     ``split`` ``test`` (or ``validation``, ``train``) re-creates the split the artifact was
     trained with when ``dataset`` is its training dataset (same seed, fractions, limit and
     options from the manifest), so the test rows are the held-out ones. On another dataset,
-    or with ``all``, every row is scored.
+    or with ``all``, every row is scored. ``dataset`` is looked up in ``registry``.
     """
     from fintrade.models.artifacts import artifact_task, load_adapter, read_manifest
     from fintrade_adapters import data as data_module
@@ -49,12 +53,12 @@ def evaluate_artifact(
         # The training dataset's own options (a CSV's path, a PhraseBank agreement level).
         options = trained.get("options") or {}
     if split == "all" or not same_data:
-        frame = data_module.load_frame(dataset, options, labels, task_name)
+        frame = data_module.load_frame(dataset, options, labels, task_name, registry)
         frame = data_module.subset(frame, limit, int(hyper["seed"]))
         scored, scope = data_module.task_rows(frame, task_name, labels), "all"
     else:
         # The manifest's options and limit reproduce the rows the model was trained on.
-        labelled = data_module.trained_split(manifest, labels, task_name)
+        labelled = data_module.trained_split(manifest, labels, task_name, registry)
         scored, scope = (
             {"test": labelled.test, "validation": labelled.validation, "train": labelled.train}[split],
             split,

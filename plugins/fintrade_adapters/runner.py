@@ -14,7 +14,7 @@ from collections.abc import Mapping
 from pathlib import Path
 from typing import Any
 
-from fintrade_adapters.config import TrainConfig
+from fintrade_adapters.config import TrainConfig, training_options
 from fintrade_adapters.methods import check_supported, get_method
 from fintrade_adapters.runs import (
     NOT_HYPERPARAMETERS,
@@ -68,6 +68,7 @@ def run(values: Mapping[str, Any], prepare_task: TaskPreparer | None = None) -> 
     One pipeline for every task; the task's steps (:func:`fintrade_adapters.task_runs.task_run`)
     say how its data, tokenizer, base, adapter and task object are made. ``prepare_task``
     replaces the plain sentiment task of a classification run (distillation passes one).
+    ``values["registry"]``, when given, is the registry every step looks the dataset up in.
     """
     from fintrade.models.artifacts import merge_artifact, save_artifact
     from fintrade.models.devices import resolve_device
@@ -75,16 +76,17 @@ def run(values: Mapping[str, Any], prepare_task: TaskPreparer | None = None) -> 
     from fintrade.models.sources import load_tokenizer, model_type, resolve_model
     from fintrade_adapters.training import fit, seed_everything
 
-    config = TrainConfig.from_mapping(values)
+    options, registry = training_options(values)
+    config = TrainConfig.from_mapping(options)
     method = get_method(config.method)
     source = resolve_model(config.model)
     kind = model_type(source)
-    task_name = resolve_task(config.task, config.dataset)
+    task_name = resolve_task(config.task, config.dataset, registry)
     check_supported(method, kind, config.model, task_name)
     device = resolve_device(config.device, "training")
     if method.quantized:
         require_bitsandbytes()
-    steps = task_run(task_name, prepare_task)
+    steps = task_run(task_name, prepare_task, registry)
     config = steps.configure(config, method, kind)
     labelled = steps.split(config)
     tokenizer = steps.tokenizer(load_tokenizer(source))

@@ -41,6 +41,7 @@ if TYPE_CHECKING:
     from transformers import PreTrainedTokenizerBase
 
     from fintrade.models.sources import ModelSource
+    from fintrade.registry import Registry
     from fintrade_adapters.config import TrainConfig
     from fintrade_adapters.data import LabelledData
     from fintrade_adapters.methods import Method
@@ -52,14 +53,16 @@ TASK_METHODS = ("lora", "qlora", "prefix", "ia3")
 ENCODERS = frozenset({"bert", "roberta", "xlm-roberta", "distilbert", "electra", "mpnet"})
 
 
-def resolve_task(task: str | None, dataset: str) -> str:
-    """``task`` if given, else what the dataset's rows are for (``sentiment`` -> ``classification``)."""
+def resolve_task(task: str | None, dataset: str, registry: Registry | None = None) -> str:
+    """``task`` if given, else what the dataset's rows are for (``sentiment`` -> ``classification``).
+
+    ``dataset`` is looked up in ``registry`` (:func:`fintrade_adapters.data.datasets_in`).
+    """
     if task:
         return task
-    from fintrade.registry import get_registry
-    from fintrade_adapters.data import DATASET_TASKS
+    from fintrade_adapters.data import DATASET_TASKS, datasets_in
 
-    return DATASET_TASKS.get(get_registry().datasets.get(dataset).task, "classification")
+    return DATASET_TASKS.get(datasets_in(registry).get(dataset).task, "classification")
 
 
 def stop_metrics(task: str, labelled: bool, max_new_tokens: int) -> tuple[str, ...]:
@@ -179,14 +182,16 @@ def sample_texts(task: str, frame: pd.DataFrame) -> list[str]:
 class ClassificationRun:
     """The ``classification`` steps: a sequence classifier over the dataset's labels, its head trained.
 
-    ``prepare_task`` replaces the plain sentiment task (distillation passes one).
+    ``prepare_task`` replaces the plain sentiment task (distillation passes one); the dataset is
+    looked up in ``registry``.
     """
 
     name = "classification"
     save_options: dict[str, Any] = {}
 
-    def __init__(self, prepare_task: TaskPreparer | None = None) -> None:
+    def __init__(self, prepare_task: TaskPreparer | None = None, registry: Registry | None = None) -> None:
         self.prepare_task = prepare_task
+        self.registry = registry
 
     def configure(self, config: TrainConfig, method: Method, kind: str) -> TrainConfig:
         return config
@@ -194,7 +199,7 @@ class ClassificationRun:
     def split(self, config: TrainConfig) -> LabelledData:
         from fintrade_adapters import data as data_module
 
-        return data_module.split_for(config)
+        return data_module.split_for(config, registry=self.registry)
 
     def tokenizer(self, tokenizer: PreTrainedTokenizerBase) -> PreTrainedTokenizerBase:
         return tokenizer
@@ -235,14 +240,18 @@ class ClassificationRun:
 
 
 class AdapterTaskRun:
-    """The ``sft`` and ``qa`` steps: their bases, adapters, tasks and what their artifacts add."""
+    """The ``sft`` and ``qa`` steps: their bases, adapters, tasks and what their artifacts add.
+
+    The dataset is looked up in ``registry``.
+    """
 
     # The resized embedding matrix is the base's plus two rows that trainable tokens save (or
     # that init_marker_embeddings rebuilds): saving the whole matrix would add ~110 MB.
     save_options: dict[str, Any] = {"save_embedding_layers": False}
 
-    def __init__(self, name: str) -> None:
+    def __init__(self, name: str, registry: Registry | None = None) -> None:
         self.name = name
+        self.registry = registry
 
     def configure(self, config: TrainConfig, method: Method, kind: str) -> TrainConfig:
         config = dataclasses.replace(config, task=self.name)  # the manifest records the task it resolved
@@ -252,7 +261,7 @@ class AdapterTaskRun:
     def split(self, config: TrainConfig) -> LabelledData:
         from fintrade_adapters import data as data_module
 
-        labelled = data_module.split_for(config, self.name)
+        labelled = data_module.split_for(config, self.name, self.registry)
         allowed = stop_metrics(self.name, bool(labelled.labels), config.max_new_tokens)
         if config.stop_metric not in allowed:
             raise ConfigError(
@@ -300,6 +309,10 @@ class AdapterTaskRun:
         return sample_texts(self.name, frame)
 
 
-def task_run(task: str, prepare_task: TaskPreparer | None = None) -> ClassificationRun | AdapterTaskRun:
-    """The steps that train ``task`` (``classification``, ``sft`` or ``qa``)."""
-    return ClassificationRun(prepare_task) if task == "classification" else AdapterTaskRun(task)
+def task_run(
+    task: str, prepare_task: TaskPreparer | None = None, registry: Registry | None = None
+) -> ClassificationRun | AdapterTaskRun:
+    """The steps that train ``task`` (``classification``, ``sft`` or ``qa``), reading data from ``registry``."""
+    if task == "classification":
+        return ClassificationRun(prepare_task, registry)
+    return AdapterTaskRun(task, registry)

@@ -19,12 +19,12 @@ and unique), in the source's order.
     ``label_column`` (``"label"``), ``date_column`` (gives ``published_at``), ``id_column``,
     ``label_map`` (raw label -> negative/neutral/positive), ``encoding`` (``"utf-8"``).
 
-Example::
+Example, in a plugin handed ``registry`` (a :class:`fintrade.registry.Registry`, as training
+methods are: see :class:`fintrade.types.AdapterMethod`)::
 
-    from fintrade.registry import get_registry
-    from fintrade_datasets.splits import split_dataset
+    from fintrade.datasets import split_dataset
 
-    frame = get_registry().datasets.get("phrasebank").load({"agreement": "75"})
+    frame = registry.datasets.get("phrasebank").load({"agreement": "75"})
     parts = split_dataset(frame, how="stratified", seed=0)  # train / validation / test
 
 :mod:`fintrade_datasets.splits` holds the public helpers ``split_dataset``,
