@@ -21,6 +21,7 @@ from fintrade.data import bars_hash, load_signal_inputs
 from fintrade.engine import Simulation
 from fintrade.engine import simulate as simulate_positions
 from fintrade.errors import ConfigError, did_you_mean
+from fintrade.manifest import RunManifest
 from fintrade.metrics import (
     OBJECTIVES,
     PortfolioWeights,
@@ -88,7 +89,8 @@ class BacktestResult:
     warnings: list[str]
     curves: Curves
     data_hashes: dict[str, str] = field(default_factory=dict)
-    manifest: dict[str, Any] = field(default_factory=dict)
+    #: Set by the CLI once the run is done (:func:`fintrade.manifest.build_manifest`).
+    manifest: RunManifest | None = None
     #: The latest training date of the signal models and the headline metrics with and without
     #: the bars up to it (see :func:`_cutoff_window`); None when no model reports one.
     knowledge_cutoff: KnowledgeCutoff | None = None

@@ -16,6 +16,7 @@ import re
 import sys
 import tempfile
 from collections.abc import Mapping
+from dataclasses import dataclass
 from importlib import metadata
 from pathlib import Path
 from typing import Any
@@ -92,6 +93,61 @@ def library_versions(names: tuple[str, ...] = LIBRARIES) -> dict[str, str]:
     return versions
 
 
+@dataclass(frozen=True)
+class StrategyFile:
+    """The strategy a run came from: its file, class and the file's content hash."""
+
+    path: str
+    class_name: str
+    sha256: str
+
+    def to_dict(self) -> dict[str, str]:
+        return {"path": self.path, "class": self.class_name, "sha256": self.sha256}
+
+
+@dataclass(frozen=True)
+class PluginRecord:
+    """One plugin that was loaded for the run."""
+
+    name: str
+    version: str
+    source: str
+    distribution: str
+
+    def to_dict(self) -> dict[str, str]:
+        return {"name": self.name, "version": self.version, "source": self.source, "distribution": self.distribution}
+
+
+@dataclass(frozen=True)
+class RunManifest:
+    """Versions, inputs and settings of one run, secrets redacted; :meth:`to_dict` is its JSON."""
+
+    fintrade_version: str
+    created_at: str
+    command: str
+    python: str
+    libraries: dict[str, str]
+    strategy: StrategyFile
+    plugins: tuple[PluginRecord, ...]
+    data: dict[str, str]
+    parameters: dict[str, Any]
+    seed: int
+
+    def to_dict(self) -> dict[str, Any]:
+        return {
+            "fintrade_version": self.fintrade_version,
+            "created_at": self.created_at,
+            "command": self.command,
+            "python": self.python,
+            "libraries": dict(self.libraries),
+            "strategy": self.strategy.to_dict(),
+            "plugins": [plugin.to_dict() for plugin in self.plugins],
+            "data": dict(self.data),
+            "parameters": self.parameters,
+            "seed": self.seed,
+        }
+
+
 def build_manifest(
     *,
     strategy_path: Path,
@@ -100,24 +156,24 @@ def build_manifest(
     data_hashes: Mapping[str, str],
     parameters: Mapping[str, Any],
     seed: int,
-) -> dict[str, Any]:
-    """A JSON-ready record of versions, inputs and settings of one run, secrets redacted."""
-    return {
-        "fintrade_version": __version__,
-        "created_at": dt.datetime.now(dt.UTC).isoformat(timespec="seconds"),
-        "command": " ".join(["fintrade", *redact_command(sys.argv[1:])]),
-        "python": platform.python_version(),
-        "libraries": library_versions(),
-        "strategy": {"path": str(strategy_path), "class": strategy_name, "sha256": file_hash(strategy_path)},
-        "plugins": [
-            {"name": p["name"], "version": p["version"], "source": p["source"], "distribution": p["distribution"]}
+) -> RunManifest:
+    """The manifest of one run; ``plugins`` are ``fintrade plugins``' rows (only loaded ones are kept)."""
+    return RunManifest(
+        fintrade_version=__version__,
+        created_at=dt.datetime.now(dt.UTC).isoformat(timespec="seconds"),
+        command=" ".join(["fintrade", *redact_command(sys.argv[1:])]),
+        python=platform.python_version(),
+        libraries=library_versions(),
+        strategy=StrategyFile(str(strategy_path), strategy_name, file_hash(strategy_path)),
+        plugins=tuple(
+            PluginRecord(p["name"], p["version"], p["source"], p["distribution"])
             for p in plugins
             if p["status"] == "ok"
-        ],
-        "data": dict(data_hashes),
-        "parameters": redact(dict(parameters)),
-        "seed": seed,
-    }
+        ),
+        data=dict(data_hashes),
+        parameters=redact(dict(parameters)),
+        seed=seed,
+    )
 
 
 def write_json_atomic(path: Path, payload: Any) -> None:

@@ -285,8 +285,8 @@ def _cutoff_text(cutoff: KnowledgeCutoff) -> str:
 
 
 def _footer(result: BacktestResult) -> str:
-    if result.manifest:
-        manifest = json.dumps(result.manifest, indent=2, default=str, ensure_ascii=False)
+    if result.manifest is not None:
+        manifest = json.dumps(result.manifest.to_dict(), indent=2, default=str, ensure_ascii=False)
         details = f"<details id=manifest><summary>Run manifest</summary>\n<pre>{_e(manifest)}</pre>\n</details>\n"
     else:
         details = "<p id=manifest>No run manifest was recorded for this result.</p>\n"

@@ -69,8 +69,9 @@ def test_build_manifest_redacts_parameters_and_command(tmp_path: Path, monkeypat
         parameters={"source_options": {"api_key": "sk-live-0123456789", "limit": 5}},
         seed=0,
     )
-    assert manifest["parameters"] == {"source_options": {"api_key": REDACTED, "limit": 5}}
-    assert manifest["command"] == f"fintrade backtest s.py --password={REDACTED}"
+    assert manifest.parameters == {"source_options": {"api_key": REDACTED, "limit": 5}}
+    assert manifest.command == f"fintrade backtest s.py --password={REDACTED}"
+    assert manifest.to_dict()["parameters"] == manifest.parameters
 
 
 SECRET_STRATEGY = textwrap.dedent(

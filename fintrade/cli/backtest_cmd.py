@@ -83,15 +83,15 @@ def backtest(
         seed=loaded.strategy.seed,
     )
     result = dataclasses.replace(result, manifest=manifest)
-    payload = {**result.to_dict(), "manifest": result.manifest}
+    payload = {**result.to_dict(), "manifest": manifest.to_dict()}
     if save is not None:
         write_json_atomic(save, payload)
-        write_json_atomic(manifest_path(save), result.manifest)
+        write_json_atomic(manifest_path(save), manifest.to_dict())
     if report is not None:
         from fintrade.report import write_report
 
         write_report(result, report)
-        write_json_atomic(manifest_path(report), result.manifest)
+        write_json_atomic(manifest_path(report), manifest.to_dict())
         console.print(f"report written to {report}")
     if as_json:
         typer.echo(json.dumps(payload, indent=2, default=str))
