@@ -389,8 +389,9 @@ def backtest_overfitting(returns_matrix: np.ndarray, partitions: int = 16) -> Ov
     )
 
 
-def _block_size(series: np.ndarray, block_size: float | None) -> float:
-    """The stationary bootstrap's mean block length: given, or Politis-White, within [1, T/2]."""
+def _block_size(series: np.ndarray, block_size: float | None) -> int:
+    """The stationary bootstrap's mean block length: given or Politis-White, rounded to the
+    nearest whole bar (arch takes an integer), within [1, T/2]."""
     n = series.shape[0]
     if block_size is None:
         from arch.bootstrap import optimal_block_length
@@ -402,7 +403,7 @@ def _block_size(series: np.ndarray, block_size: float | None) -> float:
         block_size = estimate if math.isfinite(estimate) else 1.0
     elif not block_size >= 1:
         raise ValueError(f"block_size must be at least 1 bar, got {block_size}")
-    return float(min(max(block_size, 1.0), max(n / 2.0, 1.0)))
+    return int(min(max(math.floor(block_size + 0.5), 1), max(n // 2, 1)))
 
 
 def _annual_figures(returns: np.ndarray, periods_per_year: float) -> np.ndarray:
@@ -422,7 +423,8 @@ class BootstrapIntervals:
 
     The point estimates are the figures of the series itself (annualised Sharpe, CAGR, max
     drawdown as :func:`fintrade.metrics.compute_metrics` has them); ``*_interval`` is
-    (lower, upper) at ``confidence``. ``block_size`` is the mean block length in bars.
+    (lower, upper) at ``confidence``. ``block_size`` is the mean block length in bars (0: no
+    bootstrap ran).
     """
 
     sharpe: float
@@ -431,7 +433,7 @@ class BootstrapIntervals:
     cagr_interval: tuple[float, float]
     max_drawdown: float
     max_drawdown_interval: tuple[float, float]
-    block_size: float
+    block_size: int
     reps: int
     seed: int
     confidence: float
@@ -452,8 +454,8 @@ def bootstrap_intervals(
     NaN bars are dropped. ``arch.bootstrap.StationaryBootstrap`` resamples blocks of random
     (geometric) length, which keeps the serial dependence of returns that an i.i.d. bootstrap
     would destroy. Its mean length is ``block_size`` or, when None, the Politis-White estimate
-    (``arch.bootstrap.optimal_block_length``, stationary column), either clamped to [1, T/2]
-    (1 for a series without autocorrelation to measure). The generator is
+    (``arch.bootstrap.optimal_block_length``, stationary column; 1 for a series without
+    autocorrelation to measure), rounded to the nearest whole bar and clamped to [1, T/2]. The generator is
     ``numpy.random.default_rng(seed)``, so a seed gives the same intervals every time. Fewer
     than two returns: every figure NaN.
     """
@@ -474,7 +476,7 @@ def bootstrap_intervals(
             cagr_interval=nan_pair,
             max_drawdown=float("nan"),
             max_drawdown_interval=nan_pair,
-            block_size=float("nan"),
+            block_size=0,
             reps=reps,
             seed=seed,
             confidence=confidence,
@@ -510,7 +512,7 @@ class SPAResult:
     Null hypothesis: no model's expected return beats the benchmark's. ``consistent`` is
     Hansen's SPA p-value, ``upper`` White's Reality Check (recentres every model, so the most
     conservative), ``lower`` the liberal bound. ``block_size`` is the stationary bootstrap's
-    mean block length in bars. ``models`` counts the models given; ``left_out`` those whose
+    mean block length in bars (0: no bootstrap ran). ``models`` counts the models given; ``left_out`` those whose
     return equals the benchmark's, or trails it by the same amount, on every bar: they cannot
     beat it and are left out of the test. NaN p-values with a ``note`` when the test does not
     apply; 1 with a ``note`` when every model is left out.
@@ -519,7 +521,7 @@ class SPAResult:
     consistent: float
     upper: float
     lower: float
-    block_size: float
+    block_size: int
     reps: int
     seed: int
     models: int
@@ -543,8 +545,8 @@ def superior_predictive_ability(
     -returns with the stationary bootstrap and ``numpy.random.default_rng(seed)``, so a seed gives
     the same p-values every time. The mean block length is ``block_size`` or, when None, the
     Politis-White estimate for the loss differential of the model with the highest mean return
-    (the one the test statistic hinges on), clamped to [1, T/2]. Fewer than three bars: NaN
-    p-values and a ``note``.
+    (the one the test statistic hinges on), rounded to the nearest whole bar and clamped to
+    [1, T/2]. Fewer than three bars: NaN p-values and a ``note``.
 
     A model whose return equals the benchmark's on every bar (a grid's always-long member is buy
     and hold), or trails it by the same amount on every bar, is left out: its loss differential
@@ -573,7 +575,8 @@ def superior_predictive_ability(
     n_bars, n_models = models.shape
     if n_bars < 3 or n_models < 1:
         return SPAResult(
-            *(float("nan"),) * 4,
+            *(float("nan"),) * 3,
+            block_size=0,
             reps=reps,
             seed=seed,
             models=n_models,
@@ -588,7 +591,7 @@ def superior_predictive_ability(
             consistent=1.0,
             upper=1.0,
             lower=1.0,
-            block_size=float("nan"),
+            block_size=0,
             reps=reps,
             seed=seed,
             models=n_models,

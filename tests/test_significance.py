@@ -296,7 +296,7 @@ def test_bootstrap_intervals_are_seeded_and_contain_the_point_estimates() -> Non
     ]:
         assert lower < point < upper
     assert first.observations == 800 and first.reps == 300 and first.seed == 4 and first.confidence == 0.95
-    assert 1.0 <= first.block_size <= 400.0
+    assert 1 <= first.block_size <= 400
     narrower = bootstrap_intervals(returns, 252.0, reps=300, seed=4, confidence=0.5)
     assert (
         first.sharpe_interval[0] < narrower.sharpe_interval[0] < narrower.sharpe_interval[1] < first.sharpe_interval[1]
@@ -305,8 +305,9 @@ def test_bootstrap_intervals_are_seeded_and_contain_the_point_estimates() -> Non
 
 def test_bootstrap_block_size_is_given_or_clamped() -> None:
     returns = np.random.default_rng(1).normal(0.0, 0.01, 60)
-    assert bootstrap_intervals(returns, 252.0, reps=50, block_size=7.0).block_size == 7.0
-    assert bootstrap_intervals(returns, 252.0, reps=50, block_size=1000.0).block_size == 30.0
+    assert bootstrap_intervals(returns, 252.0, reps=50, block_size=7).block_size == 7
+    assert bootstrap_intervals(returns, 252.0, reps=50, block_size=6.6).block_size == 7
+    assert bootstrap_intervals(returns, 252.0, reps=50, block_size=1000).block_size == 30
     with pytest.raises(ValueError, match=re.escape("block_size must be at least 1 bar, got 0.5")):
         bootstrap_intervals(returns, 252.0, reps=50, block_size=0.5)
     with pytest.raises(ValueError, match=re.escape("confidence must lie strictly between 0 and 1, got 0.0")):
@@ -315,7 +316,7 @@ def test_bootstrap_block_size_is_given_or_clamped() -> None:
 
 def test_bootstrap_on_degenerate_series() -> None:
     flat = bootstrap_intervals(np.zeros(100), 252.0, reps=50)
-    assert flat.block_size == 1.0
+    assert flat.block_size == 1
     assert flat.sharpe == 0.0 and flat.sharpe_interval == (0.0, 0.0)
     assert flat.max_drawdown == 0.0
     short = bootstrap_intervals([np.nan, 0.01], 252.0, reps=50)
@@ -331,9 +332,9 @@ def test_spa_is_seeded_and_reports_its_settings() -> None:
     assert first == superior_predictive_ability(benchmark, matrix, reps=200, seed=1)
     assert first.lower <= first.consistent <= first.upper
     assert first.reps == 200 and first.seed == 1 and first.models == 20 and first.observations == 300
-    assert 1.0 <= first.block_size <= 150.0 and first.note is None
-    given = superior_predictive_ability(benchmark, matrix, reps=200, seed=1, block_size=5.0)
-    assert given.block_size == 5.0
+    assert 1 <= first.block_size <= 150 and first.note is None
+    given = superior_predictive_ability(benchmark, matrix, reps=200, seed=1, block_size=5)
+    assert given.block_size == 5
 
 
 def test_spa_degenerate_inputs() -> None:
