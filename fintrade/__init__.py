@@ -9,7 +9,7 @@ from __future__ import annotations
 
 from fintrade.errors import ConfigError, DataError, FintradeError, PluginError, StrategyError
 from fintrade.hookspecs import hookimpl
-from fintrade.strategy import Costs, Regimes, SignalSpec, Splits, Strategy, WalkForward, signal
+from fintrade.strategy import Costs, Regimes, SignalSpec, Significance, Splits, Strategy, WalkForward, signal
 from fintrade.types import (
     AdapterMethod,
     Aggregator,
@@ -42,6 +42,7 @@ __all__ = [
     "SignalInput",
     "SignalModel",
     "SignalSpec",
+    "Significance",
     "Splits",
     "Strategy",
     "StrategyError",

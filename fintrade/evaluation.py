@@ -21,9 +21,11 @@ from fintrade.data import bars_hash, load_signal_inputs
 from fintrade.engine import Simulation
 from fintrade.engine import simulate as simulate_positions
 from fintrade.errors import ConfigError, did_you_mean
+from fintrade.inference import Significance, SignificanceResult, assess, data_hash, strategy_file
 from fintrade.manifest import RunManifest
 from fintrade.metrics import (
     OBJECTIVES,
+    MetricTable,
     PortfolioWeights,
     bar_returns,
     bars_per_year,
@@ -45,12 +47,14 @@ from fintrade.results import (
     Span,
     SplitResult,
     TopCombination,
+    Trade,
     WalkForwardResult,
     WindowMetrics,
 )
 from fintrade.splits import Fold, Window
 from fintrade.strategy import SignalSpec, Strategy
 from fintrade.sweep import Combination, combined_signal, describe, expand_grid, target_positions
+from fintrade.trials import TrialCount, TrialLedger
 from fintrade.types import Aggregator, DataSource, Signal, SignalInput, SignalModel, TextSource
 
 Progress = Callable[[str], None]
@@ -101,6 +105,14 @@ class BacktestResult:
     baseline_curves: dict[str, np.ndarray] = field(default_factory=dict)
     #: Windows shorter than this (years) say ``annualised_meaningful: false`` in their metrics.
     min_annualised_years: float = 0.25
+    #: Whether the edge survives the search that found it, on the evaluated returns (None: too few).
+    significance: SignificanceResult | None = None
+    #: The evaluated book's metrics per symbol, on the evaluated bars.
+    per_symbol: Mapping[str, WindowMetrics] = field(default_factory=dict)
+    #: The evaluated book's round trips that enter or exit on an evaluated bar.
+    trades: tuple[Trade, ...] = ()
+    #: Which bars the significance figures, per-symbol metrics and trades are on: ``walk_forward`` or ``test``.
+    evaluated_on: str = "test"
 
     def window_metrics(self) -> Iterator[WindowMetrics]:
         """Every set of figures the result holds, in JSON order (for checks that span them all)."""
@@ -122,6 +134,7 @@ class BacktestResult:
                 yield from (m for m in (window.after_cutoff, window.benchmark_after_cutoff) if m is not None)
         if self.comparison is not None:
             yield from (row.metrics for row in self.comparison.rows)
+        yield from self.per_symbol.values()
 
     def to_dict(self) -> dict[str, Any]:
         return {
@@ -142,6 +155,10 @@ class BacktestResult:
             "knowledge_cutoff": self.knowledge_cutoff.to_dict() if self.knowledge_cutoff is not None else None,
             "comparison": self.comparison.to_dict() if self.comparison is not None else None,
             "min_annualised_years": self.min_annualised_years,
+            "evaluated_on": self.evaluated_on,
+            "significance": self.significance.to_dict() if self.significance is not None else None,
+            "per_symbol": {symbol: metrics.to_dict() for symbol, metrics in self.per_symbol.items()},
+            "trades": [trade.to_dict() for trade in self.trades],
         }
 
 
@@ -235,14 +252,66 @@ class _Book:
         """
         weights = PortfolioWeights(self.weights.exposure[:, [column]], self.weights.traded[:, [column]])
         table = compute_metrics(self.returns[:, [column]], self.periods, mask, weights=weights)
+        sleeves = range(column * self.n_symbols, (column + 1) * self.n_symbols)
+        return self._with_trades(table, sleeves, mask)
+
+    def measure_sleeve(self, sleeve: int, mask: np.ndarray) -> WindowMetrics:
+        """The metrics of one sleeve (one symbol of one combination: a column of the simulation)."""
+        value = self.simulation.value[:, [sleeve]]
+        orders = self.simulation.portfolio.orders.values
+        own = orders[orders["col"] == sleeve]
+        traded = np.bincount(own["idx"], weights=np.abs(own["size"] * own["price"]), minlength=len(value))
+        weights = portfolio_weights(value, self.simulation.weight[:, [sleeve]], traded.reshape(-1, 1), 1)
+        table = compute_metrics(bar_returns(value), self.periods, mask, weights=weights)
+        return self._with_trades(table, range(sleeve, sleeve + 1), mask)
+
+    def _with_trades(self, table: MetricTable, sleeves: range, mask: np.ndarray) -> WindowMetrics:
         values = table.row(0)
         if table.years > 0:
             trades = self.trades
-            columns = range(column * self.n_symbols, (column + 1) * self.n_symbols)
-            values.update(trade_stats(trades[trades["col"].isin(columns)], mask))
+            values.update(trade_stats(trades[trades["col"].isin(sleeves)], mask))
         else:
             values.update({"trades": float("nan"), "win_rate": float("nan")})
         return WindowMetrics.from_values(_clean(values), bool(table.years >= self.min_years))
+
+    def trade_list(
+        self, sleeves: range, symbols: list[str], fill_prices: np.ndarray, mask: np.ndarray
+    ) -> tuple[Trade, ...]:
+        """The round trips of ``sleeves`` (one per symbol) that enter or exit on a bar of ``mask``.
+
+        ``fill_prices`` (bars x symbols) are the prices before costs that orders fill at; the
+        slippage and half spread a trade paid is its size times the distance of its fills from them.
+        """
+        trades = self.trades
+        trades = trades[trades["col"].isin(sleeves)]
+        entry = trades["entry_idx"].to_numpy(dtype=int)
+        exit_ = trades["exit_idx"].to_numpy(dtype=int)
+        trades = trades[mask[entry] | mask[exit_]]
+        index = self.simulation.index
+        found = []
+        for row in trades.to_dict("records"):
+            symbol = int(row["col"]) - sleeves.start
+            entered, exited = int(row["entry_idx"]), int(row["exit_idx"])
+            closed = int(row["status"]) == 1
+            impact = abs(row["entry_price"] - fill_prices[entered, symbol])
+            if closed:
+                impact += abs(row["exit_price"] - fill_prices[exited, symbol])
+            found.append(
+                Trade(
+                    symbol=symbols[symbol],
+                    side="long" if int(row["direction"]) == 0 else "short",
+                    entry=index[entered].isoformat(),
+                    exit=index[exited].isoformat() if closed else None,
+                    size=_significant(row["size"]),
+                    entry_price=_significant(row["entry_price"]),
+                    exit_price=_significant(row["exit_price"]),
+                    pnl=_significant(row["pnl"]),
+                    return_=_significant(row["return"]),
+                    costs=_significant(row["entry_fees"] + row["exit_fees"] + row["size"] * impact),
+                    status="closed" if closed else "open",
+                )
+            )
+        return tuple(sorted(found, key=lambda trade: (trade.entry, trade.symbol)))
 
 
 # A backtest runs in stages, each a function of typed records, so that an executor can run them
@@ -326,6 +395,10 @@ def prepare(strategy: Strategy, registry: Registry) -> Plan:
         raise ConfigError(
             f"unknown objective {strategy.objective!r}{did_you_mean(strategy.objective, OBJECTIVES)}; "
             f"choose one of {', '.join(OBJECTIVES)}"
+        )
+    if not isinstance(strategy.significance, Significance):
+        raise ConfigError(
+            f"significance = {strategy.significance!r}: give Significance(...), e.g. Significance(partitions=16)"
         )
     combinations = tuple(expand_grid(strategy, registry))
     signal_models = {spec.key: registry.signal_models.get(spec.model) for spec in strategy.signals}
@@ -482,8 +555,13 @@ def evaluate(
     simulated: Simulated,
     *,
     progress: Progress = lambda stage: None,
+    ledger: TrialLedger | None = None,
 ) -> BacktestResult:
-    """Choose parameters on in-sample windows by the objective; judge them on the windows left out."""
+    """Choose parameters on in-sample windows by the objective; judge them on the windows left out.
+
+    Every combination's Sharpe ratio on the evaluated bars is added to ``ledger`` (default: the
+    one under the cache directory) unless the strategy's ``significance.record_trials`` is off.
+    """
     strategy, combos = plan.strategy, plan.combinations
     index, symbols, windows = market.index, market.symbols, market.windows
     n_bars = len(index)
@@ -554,6 +632,22 @@ def evaluate(
         TopCombination(describe(combos[i], strategy.grid), _clean({"v": train_scores[i]})["v"]) for i in top
     )
 
+    progress("significance")
+    evaluated_on = "walk_forward" if stitched is not None else "test"
+    evaluated_book, evaluated_column = (stitched.book, 0) if stitched is not None else (book, chosen)
+    reported = evaluated_book.returns[:, evaluated_column]
+    significance = (
+        _significance(plan, market, book, reported, benchmark, evaluation_mask, evaluated_on, ledger)
+        if strategy.significance.enabled
+        else None
+    )
+    sleeves = range(evaluated_column * len(symbols), (evaluated_column + 1) * len(symbols))
+    per_symbol = {
+        symbol: evaluated_book.measure_sleeve(sleeve, evaluation_mask)
+        for symbol, sleeve in zip(symbols, sleeves, strict=True)
+    }
+    trades = evaluated_book.trade_list(sleeves, symbols, market.opens.to_numpy(dtype=float), evaluation_mask)
+
     curves = Curves(
         index=index,
         strategy=book.value[:, chosen] / book.value[0, chosen],
@@ -581,6 +675,52 @@ def evaluate(
         data_hashes=dict(market.data_hashes),
         knowledge_cutoff=knowledge_cutoff,
         min_annualised_years=float(strategy.min_annualised_years),
+        significance=significance,
+        per_symbol=per_symbol,
+        trades=trades,
+        evaluated_on=evaluated_on,
+    )
+
+
+def _significance(
+    plan: Plan,
+    market: Market,
+    book: _Book,
+    reported: np.ndarray,
+    benchmark: _Book,
+    evaluation_mask: np.ndarray,
+    evaluated_on: str,
+    ledger: TrialLedger | None,
+) -> SignificanceResult:
+    """The significance figures of the reported returns, against every combination of the grid."""
+    strategy = plan.strategy
+    settings = strategy.significance
+    counted = evaluation_mask & np.isfinite(book.returns).all(axis=1)
+    record = None
+    if settings.record_trials:
+        trials = ledger if ledger is not None else TrialLedger()
+        source = strategy_file(strategy)
+        hashed = data_hash(market.data_hashes, market.inputs.documents)
+
+        def record(sharpes: np.ndarray, observations: int) -> TrialCount:
+            return trials.record(
+                strategy_file=source,
+                strategy=plan.name,
+                data_hash=hashed,
+                sharpes=sharpes.tolist(),
+                observations=observations,
+            )
+
+    return assess(
+        settings=settings,
+        evaluated_on=evaluated_on,
+        reported=reported[counted],
+        combinations=book.returns[counted],
+        history=book.returns[1:],
+        benchmark=benchmark.returns[counted, 0],
+        periods_per_year=market.periods,
+        seed=int(strategy.seed),
+        record=record,
     )
 
 
@@ -589,8 +729,12 @@ def run_backtest(
     registry: Registry,
     *,
     progress: Progress = lambda stage: None,
+    ledger: TrialLedger | None = None,
 ) -> BacktestResult:
-    """Prepare, load data, compute signals for the whole grid, simulate, choose on train, judge out of sample."""
+    """Prepare, load data, compute signals for the whole grid, simulate, choose on train, judge out of sample.
+
+    ``ledger`` keeps the trials the Deflated Sharpe Ratio counts (default: under the cache directory).
+    """
     random.seed(strategy.seed)
     np.random.seed(strategy.seed)
     plan = prepare(strategy, registry)
@@ -601,4 +745,4 @@ def run_backtest(
     progress(f"simulating {len(plan.combinations)} combination(s) x {len(market.symbols)} symbol(s)")
     simulated = simulate(plan, market, positions)
     progress("evaluating")
-    return evaluate(plan, market, positions, simulated, progress=progress)
+    return evaluate(plan, market, positions, simulated, progress=progress, ledger=ledger)

@@ -26,6 +26,7 @@ import numpy as np
 import pandas as pd
 
 from fintrade import __version__
+from fintrade.inference import Overfitting, SignificanceResult
 from fintrade.metrics import ANNUALISED
 from fintrade.regimes import REGIMES, WARMUP
 from fintrade.results import METRIC_NAMES, KnowledgeCutoff, Span, WindowMetrics
@@ -220,6 +221,15 @@ td.nm { color: #9ca3af; }
 tr.benchmark td.num, tr.benchmark td.series { color: #6b7280; }
 tr.chosen td { background: #eff6ff; }
 footer { margin-top: 32px; border-top: 1px solid #e5e7eb; padding-top: 8px; font-size: 12.5px; color: #6b7280; }
+#verdict { font-weight: 600; }
+#significance td:last-child { white-space: normal; }
+#pbo-logits { margin: 4px 0 8px; max-width: 520px; }
+#pbo-logits svg { width: 100%; height: auto; }
+#pbo-logits rect.pos { fill: #2563eb; }
+#pbo-logits rect.neg { fill: #dc2626; }
+#pbo-logits line.zero { stroke: #111827; stroke-dasharray: 3 3; }
+#pbo-logits text, #pbo-logits figcaption { font-size: 11px; fill: #4b5563; color: #6b7280; }
+details#trade-list summary { cursor: pointer; margin-top: 20px; color: #374151; }
 footer pre { background: #f9fafb; border: 1px solid #e5e7eb; padding: 8px; overflow-x: auto; color: #1f2937; }
 """
 
@@ -254,11 +264,10 @@ def _header(result: BacktestResult) -> str:
     ]
     if result.knowledge_cutoff:
         rows.append(("Knowledge cutoff", _cutoff_text(result.knowledge_cutoff)))
+    if result.significance is not None:
+        rows.append(("Verdict", f'{_e(result.significance.verdict)} (<a href="#significance">how</a>)'))
     parts = [f"<header id=summary>\n<h1>{_e(result.strategy)}</h1>\n<dl class=summary>\n"]
-    parts += [
-        f"<dt>{name}</dt><dd{' class=cutoff id=knowledge-cutoff' if name == 'Knowledge cutoff' else ''}>{value}</dd>\n"
-        for name, value in rows
-    ]
+    parts += [f"<dt>{name}</dt><dd{HEADER_ATTRIBUTES.get(name, '')}>{value}</dd>\n" for name, value in rows]
     parts.append("</dl>\n")
     if result.warnings:
         parts.append("<ul class=warnings id=warnings>\n")
@@ -269,6 +278,7 @@ def _header(result: BacktestResult) -> str:
 
 
 WINDOW_LABELS = {"test": "test", "walk_forward": "walk-forward out-of-sample"}
+HEADER_ATTRIBUTES = {"Knowledge cutoff": " class=cutoff id=knowledge-cutoff", "Verdict": " id=verdict"}
 
 
 def _cutoff_text(cutoff: KnowledgeCutoff) -> str:
@@ -895,4 +905,182 @@ def _tables(result: BacktestResult) -> str:
     if result.walk_forward:
         parts += [_folds_table(result), _stitched_table(result)]
     parts += [_regimes_table(result), _costs_table(result), _top_table(result)]
+    if result.significance is not None:
+        parts.append(_significance_table(result.significance))
+    if result.per_symbol:
+        parts.append(_per_symbol_table(result))
+    parts.append(_trades_table(result))
     return "<section id=tables>\n" + "".join(parts) + "</section>\n"
+
+
+# --- significance, per symbol, trades ---------------------------------------------------------
+
+
+def _interval_text(significance: SignificanceResult, name: str, metric: str) -> str:
+    interval = significance.bootstrap.get(name)
+    if interval is None:
+        return MISSING
+    return f"{_e(format_metric(metric, interval.low))} to {_e(format_metric(metric, interval.high))}"
+
+
+def _logit_histogram(overfitting: Overfitting) -> str:
+    """The out-of-sample rank logits of each split's in-sample winner: mass left of 0 is overfitting."""
+    counts, edges = overfitting.logit_counts, overfitting.logit_edges
+    if not counts:
+        return ""
+    width, height, pad = 480.0, 120.0, 24.0
+    lo, hi = min(edges[0], -1.0), max(edges[-1], 1.0)
+    tallest = max(counts) or 1
+
+    def x(value: float) -> float:
+        return pad + (value - lo) / (hi - lo) * (width - 2 * pad)
+
+    bars = []
+    for count, (left, right) in zip(counts, pairwise(edges), strict=True):
+        top = height - pad - count / tallest * (height - 2 * pad)
+        side = "neg" if right <= 0 else "pos"
+        bars.append(
+            f'<rect class="logit {side}" x="{x(left):.1f}" y="{top:.1f}" width="{max(x(right) - x(left) - 1, 1):.1f}" '
+            f'height="{height - pad - top:.1f}"><title>{count} splits, logit {left:.2f} to {right:.2f}</title></rect>'
+        )
+    zero = x(0.0)
+    return (
+        f'<figure id=pbo-logits><svg xmlns="http://www.w3.org/2000/svg" viewBox="0 0 {width:.0f} {height:.0f}" '
+        f'role=img aria-label="Histogram of rank logits">{"".join(bars)}'
+        f'<line x1="{zero:.1f}" x2="{zero:.1f}" y1="{pad / 2:.1f}" y2="{height - pad:.1f}" class=zero />'
+        f'<text x="{zero:.1f}" y="{height - 6:.1f}" text-anchor=middle>0</text></svg>'
+        "<figcaption>Out-of-sample rank logit of each split's in-sample winner; the share at or left of 0 "
+        "is the PBO.</figcaption></figure>\n"
+    )
+
+
+def _significance_table(significance: SignificanceResult) -> str:
+    deflation, overfitting, check = significance.deflation, significance.overfitting, significance.reality_check
+    level = f"{significance.confidence:.0%}"
+    years = significance.min_track_record_years
+    settings = significance.bootstrap_settings
+    rows: list[tuple[str, str, str, str]] = [
+        (
+            "sharpe",
+            "Sharpe ratio",
+            _e(format_metric("sharpe", significance.sharpe)),
+            f"{level} interval {_interval_text(significance, 'sharpe', 'sharpe')}",
+        ),
+        (
+            "cagr",
+            "CAGR",
+            _e(format_metric("cagr", _estimate(significance, "cagr"))),
+            f"{level} interval {_interval_text(significance, 'cagr', 'cagr')}",
+        ),
+        (
+            "max_drawdown",
+            "Max drawdown",
+            _e(format_metric("max_drawdown", _estimate(significance, "max_drawdown"))),
+            f"{level} interval {_interval_text(significance, 'max_drawdown', 'max_drawdown')}",
+        ),
+        (
+            "psr",
+            "Probabilistic Sharpe",
+            _e(format_metric("psr", significance.psr)),
+            f"probability the true Sharpe exceeds {_e(f'{significance.benchmark_sharpe:g}')}, given skewness "
+            f"{_e(format_metric('skew', significance.skewness))} and kurtosis "
+            f"{_e(format_metric('kurtosis', significance.kurtosis))} (raw; normal = 3)",
+        ),
+        (
+            "min_track_record",
+            "Minimum track record",
+            MISSING if years is None else f"{years:.1f} years",
+            f"needed for {level} confidence that the Sharpe exceeds the benchmark; "
+            f"{significance.observations:,} bars evaluated",
+        ),
+        (
+            "dsr",
+            "Deflated Sharpe",
+            _e(format_metric("dsr", deflation.value)),
+            f"{deflation.trials:,} trials in the ledger ({deflation.this_run:,} this run, {deflation.runs} run(s)); "
+            f"luck alone would give the best of them a Sharpe near "
+            f"{_e(format_metric('sharpe', deflation.expected_max_sharpe))}",
+        ),
+        (
+            "pbo",
+            "Probability of backtest overfitting",
+            _e(format_metric("pbo", overfitting.value)),
+            _e(overfitting.reason)
+            if overfitting.reason
+            else f"combinatorially symmetric cross-validation: {overfitting.partitions} partitions, "
+            f"{overfitting.splits:,} splits",
+        ),
+    ]
+    if check is not None:
+        rows.append(
+            (
+                "spa",
+                "SPA p-value",
+                _e(format_metric("spa", check.spa_pvalue)),
+                f"does any of {check.models:,} combinations beat buy-and-hold? Hansen's SPA; White's Reality "
+                f"Check p = {_e(format_metric('rc', check.reality_check_pvalue))}",
+            )
+        )
+    body = [
+        f'<tr data-statistic="{key}"><td>{_e(label)}</td><td class=num>{value}</td><td>{reading}</td></tr>'
+        for key, label, value, reading in rows
+    ]
+    caption = (
+        f"On the {_e(WINDOW_LABELS[significance.evaluated_on])} returns ({significance.observations:,} bars). "
+        f"Stationary bootstrap: {_e(settings.get('reps'))} resamples, mean block "
+        f"{_e(format_metric('block', settings.get('block_size')))} bars, seed {_e(settings.get('seed'))}. "
+        f"<strong>{_e(significance.verdict)}</strong>"
+    )
+    head = "<thead><tr><th>Statistic</th><th>Value</th><th>Reading</th></tr></thead>\n"
+    return _table("significance", "Significance", caption, head, body) + _logit_histogram(overfitting)
+
+
+def _estimate(significance: SignificanceResult, name: str) -> float | None:
+    interval = significance.bootstrap.get(name)
+    return interval.estimate if interval is not None else None
+
+
+def _per_symbol_table(result: BacktestResult) -> str:
+    columns = _metric_columns(list(result.per_symbol.values()))
+    rows = [
+        f'<tr data-symbol="{_e(symbol)}"><td>{_e(symbol)}</td>{_metric_cells(metrics, columns)}</tr>'
+        for symbol, metrics in result.per_symbol.items()
+    ]
+    caption = f"Each symbol's sleeve on the {_e(WINDOW_LABELS[result.evaluated_on])} bars."
+    return _table("per-symbol", "Per symbol", caption, _head_cells(["Symbol"], columns), rows)
+
+
+TRADE_COLUMNS = ("symbol", "side", "entry", "exit", "size", "entry_price", "exit_price", "pnl", "return", "costs")
+
+
+def _trade_cell(name: str, value: Any) -> str:
+    if name in ("entry", "exit"):
+        return f"<td>{_e(_date(value)) if value else 'open'}</td>"
+    if name == "return":
+        return f"<td class=num>{_e(format_metric('total_return', value))}</td>"
+    if isinstance(value, float):
+        return f'<td class="num{" neg" if name == "pnl" and value < 0 else ""}">{value:,.4g}</td>'
+    return f"<td>{_e(value)}</td>"
+
+
+def _trades_table(result: BacktestResult) -> str:
+    rows = []
+    for trade in result.trades:
+        values = trade.to_dict()
+        rows.append(
+            f'<tr data-status="{trade.status}">'
+            + "".join(_trade_cell(name, values[name]) for name in TRADE_COLUMNS)
+            + "</tr>"
+        )
+    caption = (
+        f"{len(result.trades):,} round trips entering or exiting on the {_e(WINDOW_LABELS[result.evaluated_on])} "
+        "bars; PnL and return after costs (fees, slippage, spread), which the costs column adds up."
+    )
+    head = (
+        "<thead><tr>" + "".join(f"<th>{_e(name.replace('_', ' '))}</th>" for name in TRADE_COLUMNS) + "</tr></thead>\n"
+    )
+    return (
+        "<details id=trade-list>\n<summary>Trades</summary>\n"
+        + _table("trades", "Trades", caption, head, rows)
+        + "</details>\n"
+    )

@@ -249,3 +249,41 @@ class Comparison:
 
     def to_dict(self) -> dict[str, Any]:
         return {"evaluated_on": self.evaluated_on, "rows": [row.to_dict() for row in self.rows]}
+
+
+@dataclass(frozen=True)
+class Trade:
+    """One round trip of one symbol in the evaluated book, as vectorbt recorded it.
+
+    ``pnl`` and ``return_`` are after fees and slippage (the fill prices already carry the
+    slippage and half spread); ``costs`` is what those fees and price impacts cost in all.
+    Perpetual funding is booked to the sleeve's equity, not to trades. An ``open`` trade is
+    marked at the last close (``exit`` is None).
+    """
+
+    symbol: str
+    side: str
+    entry: str
+    exit: str | None
+    size: float
+    entry_price: float
+    exit_price: float
+    pnl: float
+    return_: float
+    costs: float
+    status: str
+
+    def to_dict(self) -> dict[str, Any]:
+        return {
+            "symbol": self.symbol,
+            "side": self.side,
+            "entry": self.entry,
+            "exit": self.exit,
+            "size": self.size,
+            "entry_price": self.entry_price,
+            "exit_price": self.exit_price,
+            "pnl": self.pnl,
+            "return": self.return_,
+            "costs": self.costs,
+            "status": self.status,
+        }

@@ -16,6 +16,7 @@ import numpy as np
 
 from fintrade.costs import Costs
 from fintrade.errors import ConfigError
+from fintrade.inference import Significance
 from fintrade.regimes import Regimes
 from fintrade.splits import Splits, WalkForward
 
@@ -24,7 +25,17 @@ if TYPE_CHECKING:
 
     from fintrade.types import Signal
 
-__all__ = ["SETTINGS", "Costs", "Regimes", "SignalSpec", "Splits", "Strategy", "WalkForward", "signal"]
+__all__ = [
+    "SETTINGS",
+    "Costs",
+    "Regimes",
+    "SignalSpec",
+    "Significance",
+    "Splits",
+    "Strategy",
+    "WalkForward",
+    "signal",
+]
 
 
 @dataclass(frozen=True)
@@ -103,6 +114,9 @@ class Strategy:
     #: Windows shorter than this many years have their annualised figures (CAGR, volatility,
     #: Sharpe, Sortino, turnover) flagged as not meaningful: a quarter extrapolated is noise.
     min_annualised_years: ClassVar[float] = 0.25
+    #: Whether the edge survives the search (PSR, Deflated Sharpe with the trial ledger, PBO,
+    #: bootstrap intervals, SPA); docs/evaluation.md explains each figure.
+    significance: ClassVar[Significance] = Significance()
 
     #: Other signal sets run exactly like this strategy and shown side by side with it:
     #: ``{"lexicon": [signal("lexicon")], "momentum": [signal("momentum", lookback=20)]}``.

@@ -71,3 +71,10 @@ def core_pm(memory_source: MemorySource) -> Iterator[FintradePluginManager]:
 @pytest.fixture
 def core_registry(core_pm: FintradePluginManager) -> Registry:
     return Registry(core_pm)
+
+
+@pytest.fixture(autouse=True)
+def _isolated_trial_ledger(tmp_path_factory: pytest.TempPathFactory, monkeypatch: pytest.MonkeyPatch) -> None:
+    """In-process backtests record their trials: into a fresh ledger per test, not the user's cache."""
+    folder = tmp_path_factory.mktemp("trials")
+    monkeypatch.setattr("fintrade.trials.default_ledger_dir", lambda: folder)

@@ -53,7 +53,18 @@ def _commands() -> list[list[str]]:
     return commands
 
 
-COMMANDS = [["plugins"], ["backtest"], ["check"], ["data"], ["data", "fetch"], ["data", "list"], ["data", "clear"]]
+COMMANDS = [
+    ["plugins"],
+    ["backtest"],
+    ["check"],
+    ["data"],
+    ["data", "fetch"],
+    ["data", "list"],
+    ["data", "clear"],
+    ["trials"],
+    ["trials", "list"],
+    ["trials", "clear"],
+]
 
 
 @pytest.mark.parametrize("command", [[], *COMMANDS], ids=lambda c: " ".join(c) or "fintrade")

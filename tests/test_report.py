@@ -263,7 +263,7 @@ def test_regime_cost_and_top_tables(page: Page, result: BacktestResult) -> None:
 
 
 def test_charts_draw_curves_regime_bands_and_split_markers(page: Page, result: BacktestResult) -> None:
-    assert len(page.find("svg")) == 2
+    assert len([svg for svg in page.find("svg") if svg.get("class") == "chart"]) == 2
     assert page.find("svg", id="equity-chart") and page.find("svg", id="drawdown-chart")
     lines = page.find("polyline")
     # Both charts: strategy, walk-forward and buy-and-hold.
@@ -537,3 +537,36 @@ def test_long_curves_are_downsampled_without_losing_the_peak(result: BacktestRes
     # The data range is padded by 5% of its span at each end, so the peak sits 0.05/1.1 of the way down.
     plot_height = 360 - report.MARGIN_TOP - report.MARGIN_BOTTOM
     assert top == pytest.approx(report.MARGIN_TOP + plot_height * 0.05 / 1.1, abs=0.1)
+
+
+def test_report_shows_significance_with_its_verdict(page: Page, result: BacktestResult) -> None:
+    found = result.significance
+    assert found is not None
+    assert page.text("verdict").startswith(found.verdict)
+    rows = {row["attrs"]["data-statistic"]: row["cells"] for row in _rows(page, "significance")}
+    assert set(rows) >= {"sharpe", "psr", "min_track_record", "dsr", "pbo", "spa"}
+    assert rows["psr"][1] == format_metric("psr", found.psr)
+    assert rows["dsr"][1] == format_metric("dsr", found.deflation.value)
+    assert f"{found.deflation.trials:,} trials in the ledger" in rows["dsr"][2]
+    assert rows["pbo"][1] == format_metric("pbo", found.overfitting.value)
+    interval = found.bootstrap["sharpe"]
+    assert f"{format_metric('sharpe', interval.low)} to {format_metric('sharpe', interval.high)}" in rows["sharpe"][2]
+    assert found.reality_check is not None
+    assert rows["spa"][1] == format_metric("spa", found.reality_check.spa_pvalue)
+    assert found.verdict in page.text("tables")
+    # The rank-logit histogram: one bar per bin, holding every split CSCV made.
+    bars = page.find("rect")
+    logits = [attrs for attrs in bars if "logit" in attrs.get("class", "")]
+    assert len(logits) == len(found.overfitting.logit_counts)
+    assert sum(found.overfitting.logit_counts) == found.overfitting.splits
+
+
+def test_report_lists_per_symbol_metrics_and_every_trade(page: Page, result: BacktestResult) -> None:
+    symbols = _rows(page, "per-symbol")
+    assert [row["attrs"]["data-symbol"] for row in symbols] == list(result.symbols)
+    assert symbols[0]["cells"][0] == result.symbols[0]
+    trades = _rows(page, "trades")
+    assert len(trades) == len(result.trades) > 0
+    first = result.trades[0]
+    assert trades[0]["cells"][:2] == [first.symbol, first.side]
+    assert trades[0]["attrs"]["data-status"] == first.status

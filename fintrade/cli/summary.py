@@ -8,6 +8,7 @@ from rich.console import Console, RenderableType
 from rich.table import Table
 
 from fintrade.evaluation import BacktestResult
+from fintrade.inference import SignificanceResult
 from fintrade.metrics import ANNUALISED
 from fintrade.regimes import WARMUP
 from fintrade.results import KnowledgeCutoff, WindowMetrics
@@ -117,8 +118,8 @@ def print_summary(result: BacktestResult, console: Console) -> None:
     _print(
         console,
         f"[bold]{result.strategy}[/bold]: {', '.join(result.symbols)} | {result.start[:10]} to {result.end[:10]} "
-        f"| {result.bars} bars | {result.combinations} combination(s), chosen on train by {result.objective}: "
-        f"{params_text(result.chosen)}",
+        f"| {result.bars} bars | {result.combinations} combination(s) | selection objective: {result.objective} "
+        f"(best on train: {params_text(result.chosen)})",
     )
     for warning in result.warnings:
         _print(console, f"[yellow]warning:[/yellow] {warning}")
@@ -154,3 +155,74 @@ def print_summary(result: BacktestResult, console: Console) -> None:
         if cost.walk_forward is not None:
             cost_rows.append((f"{cost.multiplier:g}x wf", cost.walk_forward))
     _print(console, _metric_table("Cost sensitivity (test split, walk-forward)", "costs", cost_rows))
+    if result.per_symbol:
+        symbol_rows: list[tuple[str, WindowMetrics | None]] = list(result.per_symbol.items())
+        window = EVALUATED_NAMES[result.evaluated_on]
+        _print(console, _metric_table(f"Per symbol, on the {window} bars", "symbol", symbol_rows))
+    if result.significance is not None:
+        print_significance(result.significance, console)
+
+
+EVALUATED_NAMES = {"walk_forward": "walk-forward out-of-sample", "test": "test"}
+
+
+def _interval(significance: SignificanceResult, name: str, kind: str) -> str:
+    interval = significance.bootstrap.get(name)
+    if interval is None or interval.low is None or interval.high is None:
+        return "–"
+    return f"[{_format(interval.low, kind)}, {_format(interval.high, kind)}]"
+
+
+def print_significance(significance: SignificanceResult, console: Console) -> None:
+    """Whether the edge survives the search: the figures, then the verdict in plain words."""
+    window = EVALUATED_NAMES[significance.evaluated_on]
+    confidence = f"{significance.confidence:.0%}"
+    table = Table(
+        title=f"Significance, on the {window} returns ({significance.observations} bars)",
+        title_justify="left",
+        padding=(0, 1),
+        pad_edge=False,
+    )
+    table.add_column("statistic", no_wrap=True)
+    table.add_column("value", justify="right", no_wrap=True)
+    table.add_column("reading", no_wrap=True)
+    deflation, overfitting, check = significance.deflation, significance.overfitting, significance.reality_check
+    years = significance.min_track_record_years
+    table.add_row(
+        "Sharpe",
+        _format(significance.sharpe, "num"),
+        f"{confidence} bootstrap interval {_interval(significance, 'sharpe', 'num')}",
+    )
+    for name, label in (("cagr", "CAGR"), ("max_drawdown", "maxDD")):
+        table.add_row(label, _interval(significance, name, "pct"), f"{confidence} stationary-bootstrap interval")
+    table.add_row(
+        "PSR",
+        _format(significance.psr, "num"),
+        f"P(true Sharpe > {significance.benchmark_sharpe:g}); skew {_format(significance.skewness, 'num')}, "
+        f"kurtosis {_format(significance.kurtosis, 'num')}",
+    )
+    table.add_row(
+        "MinTRL",
+        "–" if years is None else f"{years:.1f}y",
+        f"track record needed for {confidence} confidence (have {significance.observations:,} bars, "
+        f"{significance.observations / significance.periods_per_year:.1f}y)",
+    )
+    table.add_row(
+        "Deflated Sharpe",
+        _format(deflation.value, "num"),
+        f"{deflation.trials:,} trials in the ledger ({deflation.this_run:,} this run, {deflation.runs} run(s))",
+    )
+    table.add_row(
+        "PBO",
+        _format(overfitting.value, "num"),
+        overfitting.reason or f"CSCV, {overfitting.partitions} partitions, {overfitting.splits:,} splits",
+    )
+    if check is not None:
+        table.add_row(
+            "SPA p-value",
+            _format(check.spa_pvalue, "num"),
+            f"any of {check.models:,} combinations beats buy-and-hold? (Reality Check p "
+            f"{_format(check.reality_check_pvalue, 'num')})",
+        )
+    _print(console, table)
+    _print(console, f"[bold]verdict:[/bold] {significance.verdict}")
