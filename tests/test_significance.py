@@ -335,6 +335,10 @@ def test_spa_is_seeded_and_reports_its_settings() -> None:
     assert 1 <= first.block_size <= 150 and first.note is None
     given = superior_predictive_ability(benchmark, matrix, reps=200, seed=1, block_size=5)
     assert given.block_size == 5
+    # Duplicate combinations are tested once: the same p-values, more models counted.
+    doubled = superior_predictive_ability(benchmark, np.hstack([matrix, matrix[:, :7]]), reps=200, seed=1)
+    assert doubled.models == 27
+    assert (doubled.consistent, doubled.upper, doubled.lower) == (first.consistent, first.upper, first.lower)
 
 
 def test_spa_degenerate_inputs() -> None:
