@@ -178,7 +178,7 @@ def test_sharpe_matches_compute_metrics() -> None:
     matrix[:, 5] = 0.0  # never trades: Sharpe 0 in both
     matrix[0] = np.nan  # the first bar has no return
     table = compute_metrics(matrix, 252.0)
-    np.testing.assert_allclose(sharpe_per_bar(matrix) * math.sqrt(252.0), table.values["sharpe"], rtol=1e-10)
+    np.testing.assert_allclose(sharpe_per_bar(matrix) * math.sqrt(252.0), table.values["sharpe"], rtol=1e-13)
 
 
 # --- Searches with nothing and with something to find --------------------------------------
