@@ -297,8 +297,9 @@ def deflate_best(returns_matrix: np.ndarray) -> BestOfSearch:
     """Deflated Sharpe of the best column of a bars x combinations array of returns.
 
     Rows with any NaN are dropped. The best column has the highest per-bar Sharpe (the first on
-    a tie; NaN Sharpes never win); trials = the number of columns, treated as independent, which
-    overstates the search when combinations are correlated and so deflates conservatively.
+    a tie; NaN Sharpes never win); trials = the number of columns, each counted as an independent
+    trial. Correlated combinations are fewer independent trials than that (the paper clusters
+    them into effective trials); counting every column errs on the side of deflating more.
     ``ValueError`` when no column has a Sharpe.
     """
     values = _as_matrix(returns_matrix)
@@ -635,7 +636,8 @@ def superior_predictive_ability(
         )
     # Duplicate series (parameters that never change a trade) add nothing to the maximum the
     # test takes over models, only to its cost: each series is tested once.
-    models = np.unique(models[:, ~never_ahead], axis=1)
+    # np.unique hands the columns back transposed; the bootstrap gathers rows, so rows go first.
+    models = np.ascontiguousarray(np.unique(models[:, ~never_ahead], axis=1))
     best = int(np.argmax(models.mean(axis=0)))
     size = _block_size(models[:, best] - benchmark, block_size)
     test = SPA(
