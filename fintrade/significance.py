@@ -591,7 +591,7 @@ def superior_predictive_ability(
 
     Cost: arch estimates variances with a Python loop over T lags (about T x T x N
     multiplications) and resamples the T x N differentials ``reps`` times; 1,258 bars x 1,000
-    models with ``reps=1000`` took about 2.5 s on one core.
+    models with ``reps=1000`` took 2.5 to 4 s of CPU (half that with ``reps=500``).
     """
     from arch.bootstrap import SPA
 
