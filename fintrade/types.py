@@ -18,6 +18,11 @@ if TYPE_CHECKING:
 
 OHLCV_COLUMNS: tuple[str, ...] = ("open", "high", "low", "close", "volume")
 DOCUMENT_COLUMNS: tuple[str, ...] = ("published_at", "symbol", "text", "source", "id")
+DATED_DOCUMENTS = "fintrade.dated"
+"""Key of ``DataFrame.attrs`` a text source sets (to True) on documents whose dates without a
+time it moved to the end of their day, as ``local-documents`` does with ``dates=True``: their
+midnight times are then known to be honest, and ``fintrade check`` does not report them as a
+leak risk."""
 
 ALIGNMENT_DEFAULTS: Mapping[str, Any] = {"lag": "0s", "weighting": "confidence", "half_life": None, "no_news": "none"}
 """The alignment parameters every document-scoring signal model takes, with their defaults (the

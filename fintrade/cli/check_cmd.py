@@ -30,33 +30,45 @@ def _params(params: dict[str, Any]) -> str:
     return params_text(params) if params else ""
 
 
+def _cut_kinds(kinds: dict[str, int]) -> str:
+    return ", ".join(f"{count} {name}" for name, count in kinds.items())
+
+
 def print_check(result: CheckResult, console: Any) -> None:
-    """The one-line verdict and, on leaks, a table naming each series, symbol and first bar."""
+    """What was checked, the one-line verdict, any leak risk and, on leaks, a table naming each
+    series, grid combination, symbol, first bar and cut."""
     from rich.table import Table
 
     colour = "green" if result.clean else "red"
     console.print(f"[bold]{result.strategy}[/bold]: {', '.join(result.symbols)} | {result.bars} bars")
+    console.print(
+        f"checked: {result.coverage} | {len(result.cuts)} cuts ({_cut_kinds(result.cut_kinds)}) | {result.isolation}",
+        highlight=False,
+    )
     for warning in result.warnings:
         console.print(f"[yellow]warning:[/yellow] {warning}")
+    if result.leaks:
+        for risk in result.risks:
+            console.print(f"[red]leak risk:[/red] {risk}")
     console.print(f"[{colour}]{result.summary()}[/{colour}]")
-    if result.clean:
+    if not result.leaks:
         return
     table = Table(
-        title="Values that change when the data is cut (first differing bar per series and symbol)",
+        title="Values that change when the data is cut (first differing bar per series, combination and symbol)",
         title_justify="left",
         padding=(0, 1),
         pad_edge=False,
     )
     shown = result.leaks[:MAX_ROWS]
-    with_params = any(leak.params for leak in shown)  # a column of blanks helps no one
-    headers = ["series", *(["params"] if with_params else []), "symbol", "first bar", "cut at", "field"]
+    with_grid = any(leak.combination for leak in shown)  # a column of blanks helps no one
+    headers = ["series", *(["combination"] if with_grid else []), "symbol", "first bar", "cut at", "field"]
     for column in [*headers, "full history", "cut data", "cuts"]:
         numeric = column in ("full history", "cut data", "cuts")
-        table.add_column(column, justify="right" if numeric else "left", no_wrap=column != "params")
+        table.add_column(column, justify="right" if numeric else "left", no_wrap=column != "combination")
     for leak in shown:
         table.add_row(
             leak.series,
-            *([_params(leak.params)] if with_params else []),
+            *([f"#{leak.combination_number} {_params(leak.combination)}"] if with_grid else []),
             leak.symbol,
             _moment(leak.bar),
             _moment(leak.cut),
@@ -72,17 +84,24 @@ def print_check(result: CheckResult, console: Any) -> None:
 
 def check(
     strategy: str = typer.Argument(..., help="Strategy file, optionally with a class: path.py[:ClassName]."),
-    cuts: int = typer.Option(8, "--cuts", help="How many cut times, spread from the end of the warm-up to the end."),
+    cuts: int | None = typer.Option(
+        None,
+        "--cuts",
+        help="How many cut bars: every bar of a short history, else warm-up, spread, calendar and event bars "
+        "(default 64; 8 with --fast).",
+    ),
     at: str | None = typer.Option(
         None, "--at", help="Cut at these dates (or times) instead, comma-separated: 2015-03-02,2016-01-04."
     ),
-    all_combinations: bool = typer.Option(
-        False, "--all-combinations", help="Check every accepted grid combination (default: the first one)."
+    fast: bool = typer.Option(
+        False,
+        "--fast",
+        help="Quick mode: the first grid combination only, 8 cuts from the end of the warm-up, in this process.",
     ),
     as_json: bool = typer.Option(False, "--json", help="Print the result as JSON instead of tables."),
     quiet: bool = typer.Option(False, "--quiet", "-q", help="No progress output."),
 ) -> None:
-    """Check a strategy for lookahead: recompute its signals on data cut at several times and compare."""
+    """Check a strategy for lookahead: recompute its signals on data cut at many bars and compare."""
     from rich.console import Console
     from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
 
@@ -101,17 +120,17 @@ def check(
     columns = (TextColumn("{task.description}"), BarColumn(), MofNCompleteColumn(), TimeElapsedColumn())
     # A bar in a terminal; in a log, one line per step (a live display there leaves blank lines).
     live = console.is_terminal and not quiet
-    with Progress(*columns, console=console, transient=True, disable=not live) as progress:
+    # Refreshed by hand, never by a thread: the check forks, and a fork copies a lock a thread holds.
+    with Progress(*columns, console=console, transient=True, disable=not live, auto_refresh=False) as progress:
         task = progress.add_task("computing signals on the full history", total=None)
 
         def report(done: int, total: int, what: str) -> None:
             progress.update(task, completed=done, total=total, description=f"checked {what}")
+            progress.refresh()
             if not live:
                 console.print(f"checked {what} ({done}/{total})", highlight=False)
 
-        result = run_check(
-            loaded.strategy, registry, cuts=cuts, at=moments, all_combinations=all_combinations, progress=report
-        )
+        result = run_check(loaded.strategy, registry, cuts=cuts, at=moments, fast=fast, progress=report)
     if as_json:
         typer.echo(json.dumps(result.to_dict(), indent=2))
     else:

@@ -23,7 +23,7 @@ from fintrade.bars import to_utc_timestamp
 from fintrade.cache import DataWarning
 from fintrade.errors import ConfigError, DataError
 from fintrade.options import bool_option, check_option_names, path_option, text_option
-from fintrade.types import DOCUMENT_COLUMNS, DocumentsRequest
+from fintrade.types import DATED_DOCUMENTS, DOCUMENT_COLUMNS, DocumentsRequest
 from fintrade_local.tables import column_key, columns_by_key, file_format, read_table
 from fintrade_local.timestamps import parse_utc
 
@@ -149,8 +149,11 @@ def load_local_documents(request: DocumentsRequest) -> pd.DataFrame:
                 stacklevel=2,
             )
         keep &= documents["published_at"] < end
-    documents = documents.loc[keep.to_numpy()]
-    return documents.sort_values("published_at", kind="stable").reset_index(drop=True)
+    documents = documents.loc[keep.to_numpy()].sort_values("published_at", kind="stable").reset_index(drop=True)
+    if dates:
+        # Midnight times here are declared dates moved to the end of their day (fintrade check trusts them).
+        documents.attrs[DATED_DOCUMENTS] = True
+    return documents
 
 
 __all__ = ["document_id", "load_local_documents", "read_document_file"]

@@ -20,6 +20,7 @@ from __future__ import annotations
 import functools
 import hashlib
 import json
+import os
 import warnings
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -220,6 +221,30 @@ def _folder_digest(folder: Path, *, adapter: bool = False) -> str:
 
 @functools.lru_cache(maxsize=64)
 def _content_digest(folder: str, signature: tuple[tuple[str, int, int], ...], adapter: bool) -> str:
+    # Also memoised on disk: hashing a base model's weights takes ~0.2 s, paid by every new
+    # process (fintrade check recomputes each cut in a fresh one) unless remembered there.
+    from fintrade.cache import cache_root
+
+    key = hashlib.sha256(json.dumps([folder, signature, adapter]).encode()).hexdigest()
+    memo = cache_root() / "scores" / "digests" / key
+    try:
+        remembered = memo.read_text(encoding="ascii").strip()
+    except (OSError, UnicodeDecodeError):
+        remembered = ""
+    if len(remembered) == 64:
+        return remembered
+    result = _hash_files(folder, signature, adapter)
+    try:
+        memo.parent.mkdir(parents=True, exist_ok=True)
+        partial = memo.with_name(f"{key}.{os.getpid()}.tmp")
+        partial.write_text(result, encoding="ascii")
+        os.replace(partial, memo)
+    except OSError:
+        pass  # a read-only cache: hashed again next time
+    return result
+
+
+def _hash_files(folder: str, signature: tuple[tuple[str, int, int], ...], adapter: bool) -> str:
     digest = hashlib.sha256()
     for name, _, _ in signature:
         data = (Path(folder) / name).read_bytes()
