@@ -39,7 +39,14 @@ def baseline_strategy(strategy: Strategy, name: str, signals: Sequence[SignalSpe
     signals = tuple(signals)
     if not signals or not all(isinstance(spec, SignalSpec) for spec in signals):
         raise ConfigError(f"baseline {name!r}: give a list of signal(...) specs, e.g. [signal('lexicon')]")
-    attributes = {"signals": signals, "grid": {}, "baselines": {}, "accept": lambda self, params: True}
+    attributes = {
+        "signals": signals,
+        "grid": {},
+        "baselines": {},
+        "accept": lambda self, params: True,
+        # The side-by-side table shows a baseline's metrics only: no significance, no trials counted.
+        "significance": dataclasses.replace(strategy.significance, enabled=False, record_trials=False),
+    }
     derived = type(f"{type(strategy).__name__}[{name}]", (type(strategy),), attributes)
     return derived()
 
