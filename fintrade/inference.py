@@ -170,12 +170,19 @@ class RealityCheck:
     lower_pvalue: float | None
     reality_check_pvalue: float | None
     models: int
+    #: Combinations that cannot beat buy-and-hold (equal to it, or trailing it by a constant, on
+    #: every bar), left out of the test: counted as wins by a strict comparison, they would
+    #: make a grid holding buy-and-hold itself look significant.
+    left_out: int = 0
+    block_size: int | None = None
     benchmark: str = "buy_and_hold"
 
     def to_dict(self) -> dict[str, Any]:
         return {
             "benchmark": self.benchmark,
             "models": self.models,
+            "left_out": self.left_out,
+            "block_size": self.block_size,
             "spa_pvalue": _number(self.spa_pvalue),
             "lower_pvalue": _number(self.lower_pvalue),
             "reality_check_pvalue": _number(self.reality_check_pvalue),
@@ -214,6 +221,8 @@ class SignificanceResult:
         return {
             "evaluated_on": self.evaluated_on,
             "observations": self.observations,
+            # Per-bar figures are the annualised ones over sqrt(periods_per_year).
+            "periods_per_year": _number(self.periods_per_year),
             "sharpe": _number(self.sharpe),
             "skewness": _number(self.skewness),
             "kurtosis": _number(self.kurtosis),
@@ -379,7 +388,7 @@ def assess(
         spa = stats.superior_predictive_ability(
             benchmark, combinations, reps=settings.bootstrap_reps, seed=seed, block_size=settings.block_size
         )
-        reality = RealityCheck(spa.consistent, spa.lower, spa.upper, combinations.shape[1])
+        reality = RealityCheck(spa.consistent, spa.lower, spa.upper, spa.models, spa.left_out, spa.block_size or None)
 
     return SignificanceResult(
         evaluated_on=evaluated_on,

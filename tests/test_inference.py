@@ -14,6 +14,8 @@ they are computed by ``run_backtest`` on markets whose answer is known by constr
 from __future__ import annotations
 
 import json
+import math
+import statistics
 import zlib
 from collections.abc import Iterator, Mapping
 from pathlib import Path
@@ -208,3 +210,24 @@ def _references(trade) -> float:
     """The two fills' prices before slippage: a buy paid 1.0005 x, a sell got 0.9995 x."""
     buy, sell = (trade.entry_price, trade.exit_price) if trade.side == "long" else (trade.exit_price, trade.entry_price)
     return buy / 1.0005 + sell / 0.9995
+
+
+def _phi(x: float) -> float:
+    return 0.5 * (1.0 + math.erf(x / math.sqrt(2.0)))
+
+
+def test_the_json_figures_reproduce_psr_and_dsr(follow_registry, memory_source, tmp_path: Path) -> None:
+    """A reader with the JSON alone recomputes PSR and DSR (formulas written out here, not imported)."""
+    memory_source.frames["AAA"] = market(phi=0.1, seed=3, symbol="AAA")
+    data = run_backtest(Edge(), follow_registry, ledger=TrialLedger(tmp_path)).to_dict()["significance"]
+    sr = data["sharpe"] / math.sqrt(data["periods_per_year"])
+    g3, g4, t = data["skewness"], data["kurtosis"], data["observations"]
+    spread = math.sqrt(1 - g3 * sr + (g4 - 1) / 4 * sr**2)
+    assert data["psr"]["value"] == pytest.approx(_phi(sr * math.sqrt(t - 1) / spread), abs=1e-9)
+    dsr = data["dsr"]
+    n, variance = dsr["trials"], dsr["sharpe_variance"]
+    gamma = 0.5772156649015329
+    inverse = statistics.NormalDist().inv_cdf
+    sr0 = math.sqrt(variance) * ((1 - gamma) * inverse(1 - 1 / n) + gamma * inverse(1 - 1 / (n * math.e)))
+    assert dsr["expected_max_sharpe"] == pytest.approx(sr0 * math.sqrt(data["periods_per_year"]), rel=1e-9)
+    assert dsr["value"] == pytest.approx(_phi((sr - sr0) * math.sqrt(t - 1) / spread), abs=1e-9)
