@@ -536,27 +536,27 @@ def _forked(work: Callable[[_T], _R], arguments: Sequence[_T], on_result: Callab
             while waiting and len(running) < WORKERS:
                 argument = waiting.pop()
                 receive, send = context.Pipe(duplex=False)
-                process = context.Process(target=_child, args=(send, work, argument), daemon=True)
-                process.start()
+                started = context.Process(target=_child, args=(send, work, argument), daemon=True)
+                started.start()
                 send.close()  # the child holds the other end: EOF here when it dies
-                running[receive] = (process, argument)
+                running[receive] = (started, argument)
             for ready in wait(list(running)):
                 assert isinstance(ready, Connection)
-                process, argument = running.pop(ready)
+                finished, argument = running.pop(ready)
                 try:
                     status, payload = ready.recv()
                 except EOFError:
                     status, payload = "died", None
                 finally:
                     ready.close()
-                process.join()
+                finished.join()
                 if status != "ok":
-                    _reraise(status, payload, process)
+                    _reraise(status, payload, finished)
                 on_result(argument, payload)
     finally:
-        for receive, (process, _) in running.items():
-            process.terminate()
-            process.join()
+        for receive, (left, _) in running.items():
+            left.terminate()
+            left.join()
             receive.close()
         gc.unfreeze()
 
@@ -679,7 +679,9 @@ def run_check(
     if at:
         cut_plan = CutPlan(_cuts_at(index, at), {"--at": len(at)})
     elif fast:
-        positions = choose_cuts(n_bars, max(_first_values(full[: len(strategy.signals)]), default=0), cuts or FAST_CUTS)
+        positions = choose_cuts(
+            n_bars, max(_first_values(full[: len(strategy.signals)]), default=0), FAST_CUTS if cuts is None else cuts
+        )
         cut_plan = CutPlan(positions, {"after the warm-up": len(positions)})
     else:
         cut_plan = _default_cuts(inputs, full, len(strategy.signals), DEFAULT_CUTS if cuts is None else cuts)

@@ -8,6 +8,7 @@ with their date only. The bundled strategies and the honest built-ins pass."""
 from __future__ import annotations
 
 import json
+import multiprocessing
 from pathlib import Path
 
 import numpy as np
@@ -209,6 +210,8 @@ class SyntheticOneBarEarly(SyntheticByClose):
 # Leaks that hide from a check of the first combination, of cuts after the warm-up, of
 # recomputations in one process, or of cuts anywhere but the one bar they happen at.
 PLANTED = """
+import os
+
 import numpy as np
 import pandas as pd
 
@@ -276,6 +279,13 @@ def _picky(inputs, params):
     return Signal.certain(_momentum(inputs.field("close")))
 
 
+def _dies(inputs, params):
+    # A crash no exception handler sees (only ever run in a child of the check).
+    if len(inputs.index) < 50:
+        os._exit(3)
+    return Signal.certain(_momentum(inputs.field("close")))
+
+
 def _words(documents, params):
     score = documents["text"].map({"up": 1.0, "down": -1.0}).fillna(0.0)
     return pd.DataFrame({"id": documents["id"], "score": score, "confidence": 1.0})
@@ -313,6 +323,7 @@ def fintrade_signal_models():
     yield SignalModel("month-end-peek", _month_end_peek)
     yield SignalModel("news-peek", _news_peek, needs_documents=True)
     yield SignalModel("picky", _picky)
+    yield SignalModel("dies", _dies)
     yield SignalModel("words", score_documents=_words)
 
 
@@ -365,6 +376,10 @@ class ChangesEarly(Synthetic):
 
 class Picky(Synthetic):
     signals = [signal("picky")]
+
+
+class Dies(Synthetic):
+    signals = [signal("dies")]
 
 
 class DatedNews(Synthetic):
@@ -796,6 +811,14 @@ def test_an_error_in_a_forked_computation_comes_back_as_the_same_error(strategy_
     loaded, registry = _load(strategy_files["planted"], "Picky")
     with pytest.raises(ConfigError, match=r"^on data cut at .*: .*needs 50 bars, got \d+$"):
         run_check(loaded.strategy, registry, cuts=4)
+    assert multiprocessing.active_children() == []  # the other computation was ended and reaped
+
+
+def test_a_computation_that_dies_is_an_error_and_leaves_no_process(strategy_files: dict[str, Path]) -> None:
+    loaded, registry = _load(strategy_files["planted"], "Dies")
+    with pytest.raises(RuntimeError, match=r"process ended without a result \(exit code 3\)"):
+        run_check(loaded.strategy, registry, cuts=4)
+    assert multiprocessing.active_children() == []
 
 
 # --- the command ----------------------------------------------------------------------------------
