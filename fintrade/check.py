@@ -25,6 +25,7 @@ been published after the close of the bar they are counted at, which no cut can 
 from __future__ import annotations
 
 import gc
+import itertools
 import multiprocessing
 import os
 import sys
@@ -209,11 +210,13 @@ def cut_inputs(inputs: SignalInput, position: int) -> SignalInput:
 @dataclass(frozen=True)
 class CutGroup:
     """Candidate cut bars for one reason (``"month-end"``, ``"documents"``); ``weight`` is how
-    many of them each round of :func:`sample_cuts` takes."""
+    many of them each round of :func:`sample_cuts` takes, in spread order (``spread``, so that
+    any number of them covers the whole group) or in the order given, best first."""
 
     name: str
     bars: np.ndarray
     weight: int = 1
+    spread: bool = True
 
 
 @dataclass(frozen=True)
@@ -265,8 +268,11 @@ def sample_cuts(n_bars: int, count: int, groups: Sequence[CutGroup]) -> CutPlan:
         return CutPlan(list(range(last + 1)), {"every bar": last + 1})
     queues = []
     for group in groups:
-        bars = np.unique(np.asarray(group.bars, dtype=np.int64))
-        queues.append((group, list(_spread_order(bars[(bars >= 0) & (bars <= last)]))))
+        bars = np.asarray(group.bars, dtype=np.int64)
+        bars = bars[(bars >= 0) & (bars <= last)]
+        if group.spread:
+            bars = _spread_order(np.unique(bars))
+        queues.append((group, list(dict.fromkeys(bars.tolist()))))
     chosen: dict[int, str] = {}
     while len(chosen) < count and any(queue for _, queue in queues):
         for group, queue in queues:
@@ -304,12 +310,13 @@ def change_bars(values: np.ndarray) -> np.ndarray:
 
 
 def _warmup_bars(first_values: Sequence[int], n_bars: int) -> np.ndarray:
-    """Bar 0, the last warm-up bar of each signal column, and 1, 2, 4, 8, ... bars in: a
-    ``.bfill()`` hides a warm-up from the full history, so the ladder looks at every scale."""
-    ladder = [0, *(1 << k for k in range(max(n_bars, 1).bit_length()))]
+    """Bar 0, then in turns the last warm-up bar of each signal column (shortest warm-up first)
+    and 1, 2, 4, 8, ... bars in: best first. A ``.bfill()`` hides a warm-up from the full
+    history (it has values from bar 0), so the ladder looks inside warm-ups of every length."""
+    ladder = [1 << k for k in range(max(n_bars, 1).bit_length())]
     ends = sorted({first - 1 for first in first_values if first > 0})
-    # Not spread-ordered: the earliest bars come first, where every warm-up is.
-    return np.asarray(list(dict.fromkeys([0, *ends, *ladder])), dtype=np.int64)
+    turns = [bar for pair in itertools.zip_longest(ends, ladder) for bar in pair if bar is not None]
+    return np.asarray(list(dict.fromkeys([0, *turns])), dtype=np.int64)
 
 
 # --- what is computed ---------------------------------------------------------------------------
@@ -619,7 +626,7 @@ def _default_cuts(inputs: SignalInput, full: Sequence[_Series], n_signals: int, 
     """The default cut rule (:func:`sample_cuts`) over this strategy's warm-ups, calendar and events."""
     n_bars = len(inputs.index)
     groups = [
-        CutGroup("warm-up", _warmup_bars(_first_values(full[:n_signals]), n_bars)),
+        CutGroup("warm-up", _warmup_bars(_first_values(full[:n_signals]), n_bars), spread=False),
         CutGroup("spread", np.linspace(0, n_bars - 2, max(count, 2)).round().astype(np.int64), weight=2),
         *(CutGroup(name, bars) for name, bars in calendar_bars(inputs.index).items()),
     ]

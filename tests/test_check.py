@@ -763,6 +763,8 @@ def test_sampled_cuts_take_a_share_of_every_group_and_are_deterministic() -> Non
     month_ends = set(boundaries["month-end"].tolist())
     assert len(month_ends & set(plan.positions)) >= 3
     assert sample_cuts(1000, 40, groups) == plan
+    # A group may be taken in its own order, best first (the warm-up: the first bars).
+    assert sample_cuts(1000, 3, [CutGroup("warm-up", np.array([7, 0, 7, 3, 9]), spread=False)]).positions == [0, 3, 7]
     with pytest.raises(ConfigError, match="--cuts must be at least 1"):
         sample_cuts(1000, 0, groups)
 
