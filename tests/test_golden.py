@@ -44,6 +44,8 @@ def stable(data: dict[str, Any]) -> dict[str, Any]:
         manifest.pop(key, None)
     for key in VARYING_STRATEGY_FIELDS:
         manifest.get("strategy", {}).pop(key, None)
+    # Where the trial ledger lies: under each run's own cache directory.
+    ((data.get("significance") or {}).get("dsr") or {}).pop("ledger", None)
     return data
 
 
