@@ -554,6 +554,17 @@ def test_a_fit_cached_in_module_state_is_caught_by_fresh_processes(strategy_file
     assert fast.clean
 
 
+def test_without_fork_everything_runs_in_process_and_says_so(
+    strategy_files: dict[str, Path], monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setattr("fintrade.check.fork_available", lambda: False)
+    result, _ = _check(strategy_files["planted"], "PeekInSecondCombination", cuts=8)
+    assert result.isolation == "in process (this platform cannot fork)"
+    assert result.warnings[-1].startswith("fork is not available here, so every computation ran in this process")
+    # Still the whole grid and every cut: the second combination's peek is found.
+    assert {leak.combination_number for leak in result.leaks} == {2}
+
+
 def test_a_peek_on_month_end_bars_only_is_caught_at_a_month_end_cut(strategy_files: dict[str, Path]) -> None:
     result, inputs = _check(strategy_files["planted"], "MonthEndPeek")
     leaks = _leaks(result, "month-end-peek")
