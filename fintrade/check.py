@@ -31,7 +31,7 @@ import os
 import sys
 import traceback
 import warnings
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from dataclasses import asdict, dataclass, field
 from multiprocessing.connection import Connection, wait
 from typing import Any, NamedTuple, TypeVar
@@ -638,6 +638,85 @@ def _default_cuts(inputs: SignalInput, full: Sequence[_Series], n_signals: int, 
     return sample_cuts(n_bars, count, groups)
 
 
+def _cut_plan(
+    inputs: SignalInput, full: Sequence[_Series], n_signals: int, cuts: int | None, at: Sequence[str] | None, fast: bool
+) -> CutPlan:
+    """``--at``'s bars, ``--fast``'s bars after the warm-up, or the default rule's."""
+    if at:
+        positions = _cuts_at(inputs.index, at)
+        return CutPlan(positions, {"--at": len(positions)})
+    if fast:
+        warmup = max(_first_values(full[:n_signals]), default=0)
+        positions = choose_cuts(len(inputs.index), warmup, FAST_CUTS if cuts is None else cuts)
+        return CutPlan(positions, {"after the warm-up": len(positions)})
+    return _default_cuts(inputs, full, n_signals, DEFAULT_CUTS if cuts is None else cuts)
+
+
+_Runner = Callable[[Callable[[Any], Any], Sequence[Any], Callable[[Any, Any], None]], None]
+
+
+def _isolation(fast: bool) -> tuple[_Runner, str, str | None]:
+    """How computations run, its description, and a warning when they cannot run apart."""
+    if fast:
+        return _in_process, "in process (--fast)", None
+    if fork_available():
+        # This process loads the data but computes no signal itself: children forked from it
+        # start from the state every strategy and plugin module had after import.
+        return _forked, "a fresh process per computation", None
+    return (
+        _in_process,
+        "in process (this platform cannot fork)",
+        "fork is not available here, so every computation ran in this process: state a strategy or plugin "
+        "keeps between calls (a cached fit) could hide a leak",
+    )
+
+
+@dataclass
+class _Findings:
+    """Differences gathered over the cuts, in whatever order the cuts finish."""
+
+    # (series, column) -> [earliest difference, the cut that showed it, how many cuts differed]
+    first: dict[tuple[int, int], list[Any]] = field(default_factory=dict)
+    compared: int = 0
+    cuts: int = 0
+
+    def add(self, position: int, result: tuple[dict[tuple[int, int], _Difference], int]) -> None:
+        differences, compared = result
+        self.compared += compared
+        self.cuts += 1
+        for key, difference in differences.items():
+            record = self.first.setdefault(key, [difference, position, 0])
+            record[2] += 1
+            # The earliest bar wins, then the earliest cut: the same result in any order.
+            if (difference.row, position) < (record[0].row, record[1]):
+                record[0], record[1] = difference, position
+
+    def leaks(
+        self, full: Sequence[_Series], combos: Sequence[Combination], grid: Mapping[str, Any], index: pd.DatetimeIndex
+    ) -> list[Leak]:
+        """One :class:`Leak` per differing (series, column), in series and column order."""
+        leaks = []
+        for (s, column), (difference, position, differing) in sorted(self.first.items()):
+            params, number, symbol = full[s].columns[column]
+            leaks.append(
+                Leak(
+                    series=full[s].name,
+                    model=full[s].model,
+                    params=params,
+                    combination=describe(combos[number], grid) if grid else {},
+                    combination_number=number + 1,
+                    symbol=symbol,
+                    bar=index[difference.row].isoformat(),
+                    cut=index[position].isoformat(),
+                    field=difference.field,
+                    full=difference.full,
+                    truncated=difference.truncated,
+                    cuts_differing=differing,
+                )
+            )
+        return leaks
+
+
 def run_check(
     strategy: Strategy,
     registry: Registry,
@@ -647,7 +726,7 @@ def run_check(
     fast: bool = False,
     progress: Progress = lambda done, total, what: None,
 ) -> CheckResult:
-    """Compute every checked series on the full history and on data cut at each cut time; compare.
+    """Compute every checked series on the full history and on data cut at each cut bar; compare.
 
     ``cuts``: how many cut bars (default :data:`DEFAULT_CUTS`, or :data:`FAST_CUTS` with
     ``fast``); ``at``: cut at these dates or times instead; ``fast``: the first grid
@@ -662,92 +741,39 @@ def run_check(
     grid = list(plan.combinations)
     combos = grid[:1] if fast else grid
     computation = _Computation(strategy, registry, inputs, combos, _representatives(strategy, combos))
-    # This process loads the data but computes no signal itself unless it must: children forked
-    # from it start from the state every strategy and plugin module had after import.
-    isolated = not fast and fork_available()
-    run = _forked if isolated else _in_process
-    if fast:
-        isolation = "in process (--fast)"
-    elif isolated:
-        isolation = "a fresh process per computation"
-    else:
-        isolation = "in process (this platform cannot fork)"
-        notes.append(
-            "fork is not available here, so every computation ran in this process: state a strategy or "
-            "plugin keeps between calls (a cached fit) could hide a leak"
-        )
+    run, isolation, note = _isolation(fast)
+    notes += [note] if note else []
 
     computed: list[tuple[list[_Series], list[str]]] = []
     run(lambda _: computation.full(), [None], lambda _, result: computed.append(result))
     full, full_notes = computed[0]
     notes += full_notes
     index = inputs.index
-    n_bars = len(index)
-    if at:
-        cut_plan = CutPlan(_cuts_at(index, at), {"--at": len(at)})
-    elif fast:
-        positions = choose_cuts(
-            n_bars, max(_first_values(full[: len(strategy.signals)]), default=0), FAST_CUTS if cuts is None else cuts
-        )
-        cut_plan = CutPlan(positions, {"after the warm-up": len(positions)})
-    else:
-        cut_plan = _default_cuts(inputs, full, len(strategy.signals), DEFAULT_CUTS if cuts is None else cuts)
+    cut_plan = _cut_plan(inputs, full, len(strategy.signals), cuts, at, fast)
     total = len(cut_plan.positions) + 1
     progress(1, total, "full history")
 
-    # (series, column) -> [earliest difference, the cut that showed it, how many cuts differed]
-    found: dict[tuple[int, int], list[Any]] = {}
-    compared = 0
-    done = 1
+    findings = _Findings()
 
-    def merge(position: int, result: tuple[dict[tuple[int, int], _Difference], int]) -> None:
-        nonlocal compared, done
-        differences, count = result
-        compared += count
-        for key, difference in differences.items():
-            record = found.setdefault(key, [difference, position, 0])
-            record[2] += 1
-            # Results arrive in any order: the earliest bar wins, then the earliest cut.
-            if (difference.row, position) < (record[0].row, record[1]):
-                record[0], record[1] = difference, position
-        done += 1
-        progress(done, total, f"cut at {index[position]}")
+    def add(position: int, result: tuple[dict[tuple[int, int], _Difference], int]) -> None:
+        findings.add(position, result)
+        progress(1 + findings.cuts, total, f"cut at {index[position]}")
 
-    run(lambda position: computation.cut(position, full), cut_plan.positions, merge)
-
-    leaks = []
-    for (s, col), (difference, position, differing) in sorted(found.items()):
-        params, number, symbol = full[s].columns[col]
-        leaks.append(
-            Leak(
-                series=full[s].name,
-                model=full[s].model,
-                params=params,
-                combination=describe(combos[number], strategy.grid) if strategy.grid else {},
-                combination_number=number + 1,
-                symbol=symbol,
-                bar=index[difference.row].isoformat(),
-                cut=index[position].isoformat(),
-                field=difference.field,
-                full=difference.full,
-                truncated=difference.truncated,
-                cuts_differing=differing,
-            )
-        )
+    run(lambda position: computation.cut(position, full), cut_plan.positions, add)
     return CheckResult(
         strategy=strategy.strategy_name(),
         symbols=inputs.symbols,
         start=index[0].isoformat(),
         end=index[-1].isoformat(),
-        bars=n_bars,
+        bars=len(index),
         cuts=[index[p].isoformat() for p in cut_plan.positions],
         cut_kinds=cut_plan.kinds,
         series=[{"series": item.name, "model": item.model, "columns": len(item.columns)} for item in full],
         combinations=len(combos),
         grid_combinations=len(grid),
-        compared=compared,
+        compared=findings.compared,
         isolation=isolation,
-        leaks=leaks,
+        leaks=findings.leaks(full, combos, strategy.grid, index),
         risks=date_only_risks(inputs.documents, _session_zones(strategy, registry)),
         warnings=list(dict.fromkeys(notes)),
     )
