@@ -56,9 +56,11 @@ __all__ = [
     "CutPlan",
     "Leak",
     "calendar_bars",
+    "change_bars",
     "choose_cuts",
     "cut_inputs",
     "date_only_risks",
+    "fork_available",
     "run_check",
     "sample_cuts",
 ]
