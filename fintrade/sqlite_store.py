@@ -46,12 +46,20 @@ class SQLiteStore:
         self.fallback = fallback
         self._connection: sqlite3.Connection | None = None
         self._usable = True
+        #: The process that opened ``_connection``.
+        self._owner = os.getpid()
 
     def connect(self) -> sqlite3.Connection | None:
         """The open connection, or ``None`` (after one warning) when the file cannot be used."""
+        if self._connection is not None and self._owner != os.getpid():
+            # A forked child (``fintrade check`` computes each cut in one) must not use its
+            # parent's connection: SQLite's locks belong to the process that opened it. Left
+            # unclosed, as closing it here could release the parent's locks.
+            self._connection = None
         if self._connection is not None or not self._usable:
             return self._connection
         try:
+            self._owner = os.getpid()
             self._connection = self._open()
         except sqlite3.OperationalError as exc:  # access (read-only, locked), not content
             self._disable(exc)

@@ -75,3 +75,28 @@ def test_a_file_that_is_not_a_database_is_kept_aside_and_replaced(tmp_path: Path
     assert connection.execute("SELECT COUNT(*) FROM rows").fetchone()[0] == 0
     (aside,) = tmp_path.glob("s.sqlite.corrupt-*")
     assert aside.read_bytes() == b"not sqlite at all " * 64
+
+
+def test_a_forked_child_opens_its_own_connection(tmp_path: Path) -> None:
+    import multiprocessing
+
+    shared = store(tmp_path / "s.sqlite")
+    parent = shared.connect()
+    assert parent is not None
+    context = multiprocessing.get_context("fork")
+    results = context.Queue()
+
+    def child() -> None:
+        connection = shared.connect()
+        with transaction(connection):
+            connection.execute("INSERT INTO rows VALUES (?, ?, ?)", ("child", digest(1), 1.0))
+        results.put(connection is not parent)
+
+    process = context.Process(target=child)
+    process.start()
+    process.join(timeout=60)
+    assert process.exitcode == 0
+    assert results.get(timeout=5) is True
+    # The parent's connection still works, and sees what the child committed.
+    assert parent.execute("SELECT value FROM rows WHERE key = 'child'").fetchone() == (1.0,)
+    assert shared.connect() is parent
