@@ -420,10 +420,18 @@ def backtest_overfitting(returns_matrix: np.ndarray, partitions: int = 16) -> Ov
     )
 
 
+MIN_BLOCK_ESTIMATE_BARS = 20
+"""Below this many returns the block length is not estimated but 1 (see :func:`_block_size`)."""
+
+
 def _block_size(series: np.ndarray, block_size: float | None) -> int:
     """The stationary bootstrap's mean block length: given or Politis-White, rounded to the
     nearest whole bar (arch takes an integer), within [1, T/2]."""
     n = series.shape[0]
+    if block_size is None and n < MIN_BLOCK_ESTIMATE_BARS:
+        # Too short to measure autocorrelation (arch's estimator reads ~sqrt(T) + 5 lags and
+        # fails on fewer bars than that): resample single bars.
+        block_size = 1.0
     if block_size is None:
         from arch.bootstrap import optimal_block_length
 

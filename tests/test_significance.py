@@ -379,3 +379,13 @@ def test_verdict_lines() -> None:
     assert verdict(float("nan"), 1, pbo=float("nan")) == (
         "the only combination: Deflated Sharpe nan - cannot be judged (too few bars or no variation)"
     )
+
+
+@pytest.mark.parametrize("bars", [3, 4, 9, 19, 20])
+def test_short_series_bootstrap_and_test_without_estimating_a_block_length(bars: int) -> None:
+    rng = np.random.default_rng(bars)
+    returns = rng.normal(0.001, 0.01, bars)
+    intervals = bootstrap_intervals(returns, 252, reps=50, seed=1)
+    assert intervals.block_size >= 1 and intervals.observations == bars
+    spa = superior_predictive_ability(returns, rng.normal(0.0, 0.01, (bars, 3)), reps=50, seed=1)
+    assert 0 <= spa.consistent <= 1
