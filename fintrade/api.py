@@ -38,6 +38,9 @@ PUBLIC_MODULES: dict[str, str] = {
     "fintrade.models.errors": "`UnknownModelError`, `QuantizationUnavailableError`",
     "fintrade.models.markers": "the response markers of causal-LM (`sft`) adapters",
     "fintrade.testing": "the pytest plugin for plugin authors: fixtures and synthetic bars and documents",
+    "fintrade.testing.conformance": (
+        "the conformance kit: `check_data_source`, `check_text_source`, `check_signal_model`, `check_aggregator`"
+    ),
 }
 """Module name -> what a plugin uses it for. The order is the order docs/plugins.md lists them in."""
 
