@@ -64,6 +64,8 @@ COMMANDS = [
     ["trials"],
     ["trials", "list"],
     ["trials", "clear"],
+    ["plugin"],
+    ["plugin", "new"],
 ]
 
 

@@ -13,7 +13,7 @@ import warnings
 import typer
 
 from fintrade import __version__
-from fintrade.cli import backtest_cmd, check_cmd, data_cmd, plugins_cmd, trials_cmd
+from fintrade.cli import backtest_cmd, check_cmd, data_cmd, plugin_cmd, plugins_cmd, trials_cmd
 from fintrade.errors import FintradeError
 
 app = typer.Typer(
@@ -52,6 +52,7 @@ app.command("backtest")(backtest_cmd.backtest)
 app.command("check")(check_cmd.check)
 app.add_typer(data_cmd.app, name="data")
 app.add_typer(trials_cmd.app, name="trials")
+app.add_typer(plugin_cmd.app, name="plugin")
 
 
 def _show_plugin_warning(message, category, filename, lineno, file=None, line=None):  # type: ignore[no-untyped-def]
