@@ -56,7 +56,8 @@ __all__ = [
 
 #: Deflated Sharpe at or above this: the best combination is unlikely to be luck alone.
 SIGNIFICANT_DSR = 0.95
-#: Deflated Sharpe below this: the best combination is not distinguishable from luck.
+#: Deflated Sharpe at or below this: the best combination is not distinguishable from luck
+#: (0.5 itself is a coin flip: a strategy that never trades scores exactly that).
 LUCK_DSR = 0.5
 #: Probability of Backtest Overfitting at or above this: the search likely overfits.
 OVERFIT_PBO = 0.5
@@ -678,7 +679,7 @@ def verdict(
     """One plain-words line on whether the best of ``trials`` combinations is more than luck.
 
     The Deflated Sharpe decides the words: at or above 0.95 "unlikely to be luck alone", from
-    0.5 to 0.95 "weak evidence, could be luck", below 0.5 "not distinguishable from luck", NaN
+    above 0.5 to 0.95 "weak evidence, could be luck", 0.5 or below "not distinguishable from luck", NaN
     "cannot be judged". PBO and the SPA p-value, when given, follow in parentheses, and a PBO
     at or above 0.5 adds "likely overfit". ``this_run``: how many of the trials this run made,
     named when earlier runs' trials are counted too. For example::
@@ -693,7 +694,7 @@ def verdict(
         words = "cannot be judged (too few bars or no variation)"
     elif deflated >= SIGNIFICANT_DSR:
         words = "unlikely to be luck alone"
-    elif deflated >= LUCK_DSR:
+    elif deflated > LUCK_DSR:
         words = "weak evidence, could be luck"
     else:
         words = "not distinguishable from luck"

@@ -389,3 +389,8 @@ def test_short_series_bootstrap_and_test_without_estimating_a_block_length(bars:
     assert intervals.block_size >= 1 and intervals.observations == bars
     spa = superior_predictive_ability(returns, rng.normal(0.0, 0.01, (bars, 3)), reps=50, seed=1)
     assert 0 <= spa.consistent <= 1
+
+
+def test_a_coin_flip_deflated_sharpe_is_no_evidence() -> None:
+    assert "not distinguishable from luck" in verdict(0.5, 10)
+    assert "weak evidence" in verdict(0.51, 10)
