@@ -130,6 +130,27 @@ def _check_params(spec: SignalSpec, model: SignalModel, names: Sequence[str], wh
             )
 
 
+def _kind(value: Any) -> str | None:
+    """A parameter value's kind, ``bool``, ``number`` or ``str``; None (anything goes) for the rest,
+    which models may convert from several types (a duration from a string or a Timedelta)."""
+    if isinstance(value, bool | np.bool_):
+        return "bool"
+    if isinstance(value, int | float | np.integer | np.floating):
+        return "number"
+    return "str" if isinstance(value, str) else None
+
+
+def _check_replaced(key: str, param: str, value: Any, name: str, values: Sequence[Any], default: Any) -> None:
+    """A base value the grid replaces never reaches the model's own checks: it must at least be of
+    the kind of the values that do (the grid's and the default)."""
+    kinds = {_kind(v) for v in [*values, default]} - {None}
+    if _kind(value) is not None and kinds and _kind(value) not in kinds:
+        raise ConfigError(
+            f"signal {key!r}: parameter {param!r} = {value!r} is not a {' or '.join(sorted(kinds))} like the "
+            f"values of grid key {name!r} ({', '.join(map(repr, values))}), which replace it; fix it or leave it out"
+        )
+
+
 def expand_grid(strategy: Strategy, registry: Registry) -> list[Combination]:
     """Every accepted combination of the grid, with defaults filled in for each signal."""
     if not strategy.signals:
@@ -154,6 +175,9 @@ def expand_grid(strategy: Strategy, registry: Registry) -> list[Combination]:
         values = list(values) if not isinstance(values, str) else [values]
         if not values:
             raise ConfigError(f"grid key {name!r} has no values")
+        if param in specs[key].params:
+            default = registry.signal_models.get(specs[key].model).defaults[param]
+            _check_replaced(key, param, specs[key].params[param], name, values, default)
         axes[name] = values
     combos = [
         Combination({**base, **dict(zip(axes, point, strict=True))}) for point in itertools.product(*axes.values())
