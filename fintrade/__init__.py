@@ -7,6 +7,7 @@ Heavy libraries (vectorbt, torch) are imported lazily by the modules that need t
 
 from __future__ import annotations
 
+from fintrade.api import PLUGIN_API
 from fintrade.errors import ConfigError, DataError, FintradeError, PluginError, StrategyError
 from fintrade.hookspecs import hookimpl
 from fintrade.strategy import Costs, Regimes, SignalSpec, Significance, Splits, Strategy, WalkForward, signal
@@ -26,6 +27,7 @@ from fintrade.types import (
 __version__ = "0.1.0"
 
 __all__ = [
+    "PLUGIN_API",
     "AdapterMethod",
     "Aggregator",
     "BarsRequest",

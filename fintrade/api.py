@@ -5,13 +5,24 @@ in ``fintrade/`` may change without notice. ``tests/test_imports.py`` parses eve
 plugin and refuses any other fintrade import (and any import of another built-in plugin), and
 ``tests/test_plugin_system.py`` checks that docs/plugins.md lists exactly these modules.
 
-This module holds data only and imports nothing, so reading it costs nothing.
+It also declares :data:`PLUGIN_API`, the version of that API. This module holds data only and
+imports nothing, so reading it costs nothing.
 """
 
 from __future__ import annotations
 
+PLUGIN_API = "1.0"
+"""The version of the plugin API (hooks, records, public modules): ``"MAJOR.MINOR"``.
+
+The minor number grows when something is added (a hook, a record field with a default, a
+public function) and a plugin written for an older minor keeps working; the major number grows
+when something is removed or changed, and plugins must say they support it. A plugin declares
+the versions it supports with a module attribute, ``fintrade_plugin_api = ">=1.0,<2"``
+(docs/plugins.md); one that excludes this version is skipped with a warning naming both.
+"""
+
 PUBLIC_MODULES: dict[str, str] = {
-    "fintrade": "`hookimpl`, the records and errors re-exported, `Strategy` and `__version__`",
+    "fintrade": "`hookimpl`, the records and errors re-exported, `Strategy`, `__version__` and `PLUGIN_API`",
     "fintrade.types": "the records hooks yield (`DataSource`, `SignalModel`, `Dataset`, ...) and the data shapes",
     "fintrade.errors": "`FintradeError`, `ConfigError`, `DataError`, `PluginError`, `did_you_mean`",
     "fintrade.hookspecs": "the hook specifications, for reading their documentation and signatures",
@@ -44,4 +55,4 @@ PUBLIC_MODULES: dict[str, str] = {
 }
 """Module name -> what a plugin uses it for. The order is the order docs/plugins.md lists them in."""
 
-__all__ = ["PUBLIC_MODULES"]
+__all__ = ["PLUGIN_API", "PUBLIC_MODULES"]

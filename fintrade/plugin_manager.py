@@ -16,6 +16,10 @@ Environment variables:
     never load these plugins (built-ins included).
 ``FINTRADE_TRACE_HOOKS=1``
     print every hook call and its result to stderr.
+
+An entry-point plugin may declare the plugin API versions it supports with a module (or
+object) attribute, ``fintrade_plugin_api = ">=1.0,<2"``; one that excludes
+:data:`fintrade.api.PLUGIN_API` is not registered and is listed as ``incompatible``.
 """
 
 from __future__ import annotations
@@ -23,6 +27,7 @@ from __future__ import annotations
 import importlib
 import importlib.metadata as metadata
 import os
+import re
 import sys
 import warnings
 from collections.abc import Iterator
@@ -33,6 +38,7 @@ from typing import Any
 import pluggy
 
 from fintrade import hookspecs
+from fintrade.api import PLUGIN_API
 from fintrade.errors import PluginError
 
 ENTRY_POINT_GROUP = hookspecs.PROJECT_NAME
@@ -53,8 +59,67 @@ BUILTIN_PLUGINS: tuple[str, ...] = (
 """Modules registered before any entry point, in this order."""
 
 
+PLUGIN_API_ATTRIBUTE = "fintrade_plugin_api"
+"""The attribute of a plugin's entry-point object that declares the plugin API versions it supports."""
+
+_API_CLAUSE = re.compile(r"^\s*(>=|<=|==|!=|>|<)?\s*(\d+)(?:\.(\d+))?\s*$")
+
+
 class PluginLoadWarning(UserWarning):
     """A third-party plugin failed to load and was skipped."""
+
+
+def _api_version(major: str, minor: str | None) -> tuple[int, int]:
+    return int(major), int(minor or 0)
+
+
+def supports_plugin_api(declared: object, provided: str = PLUGIN_API) -> bool:
+    """Whether a plugin declaring ``declared`` runs on a core providing plugin API ``provided``.
+
+    ``declared`` is a range of comma-separated clauses (``">=1.0,<2"``; operators ``>=``, ``>``,
+    ``<=``, ``<``, ``==``, ``!=``, versions ``MAJOR`` or ``MAJOR.MINOR``, a missing minor being
+    0), or a bare version (``"1.2"``, ``"1"``, ``1``), which means that major from that minor
+    on: the compatibility rule, since minors only add. A malformed declaration is a ValueError.
+    """
+    match = _API_CLAUSE.match(provided)
+    if match is None or match.group(1):
+        raise ValueError(f"plugin API {provided!r} is not a version")
+    version = _api_version(match.group(2), match.group(3))
+    text = str(declared) if isinstance(declared, int | str) and not isinstance(declared, bool) else ""
+    clauses = [_API_CLAUSE.match(part) for part in text.split(",")]
+    if not text.strip() or any(clause is None for clause in clauses):
+        raise ValueError(
+            f"{PLUGIN_API_ATTRIBUTE} = {declared!r} is not a plugin API range; write one such as '>=1.0,<2'"
+        )
+    checks = {
+        ">=": lambda bound: version >= bound,
+        ">": lambda bound: version > bound,
+        "<=": lambda bound: version <= bound,
+        "<": lambda bound: version < bound,
+        "==": lambda bound: version == bound,
+        "!=": lambda bound: version != bound,
+    }
+    for clause in clauses:
+        assert clause is not None
+        operator, bound = clause.group(1), _api_version(clause.group(2), clause.group(3))
+        if operator is None:  # a bare version: the same major, this minor or later
+            if not (version[0] == bound[0] and version >= bound):
+                return False
+        elif not checks[operator](bound):
+            return False
+    return True
+
+
+def _declared_api(plugin: object, info: PluginInfo) -> str | None:
+    """The plugin's declared API range when this core's :data:`PLUGIN_API` is outside it, else None.
+
+    Records the declaration in ``info.plugin_api``; a malformed one raises ValueError.
+    """
+    declared = getattr(plugin, PLUGIN_API_ATTRIBUTE, None)
+    if declared is None:
+        return None
+    info.plugin_api = str(declared)
+    return None if supports_plugin_api(declared) else info.plugin_api
 
 
 @dataclass
@@ -63,11 +128,12 @@ class PluginInfo:
 
     name: str
     source: str  # "builtin", "entry point" or "strategy file"
-    status: str  # "ok", "failed" or "disabled"
+    status: str  # "ok", "failed", "incompatible" or "disabled"
     version: str = ""
     distribution: str = ""
     hooks: list[str] = field(default_factory=list)
     error: str = ""
+    plugin_api: str = ""  # the plugin API versions the plugin declares it supports ("" when it does not say)
 
 
 class FintradePluginManager(pluggy.PluginManager):
@@ -193,7 +259,9 @@ def _register_entry_points(pm: FintradePluginManager, allowed: set[str] | None, 
             continue
         try:
             plugin = entry_point.load()
-            pm.register_plugin(plugin, name, info)
+            unsupported = _declared_api(plugin, info)
+            if unsupported is None:
+                pm.register_plugin(plugin, name, info)
         except Exception as exc:
             if strict_plugins():
                 raise PluginError(
@@ -208,6 +276,31 @@ def _register_entry_points(pm: FintradePluginManager, allowed: set[str] | None, 
                 PluginLoadWarning,
                 stacklevel=2,
             )
+            continue
+        if unsupported is not None:
+            _skip_incompatible(pm, plugin, info, unsupported)
+
+
+def _skip_incompatible(pm: FintradePluginManager, plugin: object, info: PluginInfo, declared: str) -> None:
+    """List a plugin made for another plugin API as ``incompatible``, with both versions, unregistered."""
+    message = (
+        f"fintrade plugin {info.name!r} from distribution {info.distribution or '?'} supports plugin API "
+        f"{declared!r}, but this fintrade provides plugin API {PLUGIN_API!r}"
+    )
+    if strict_plugins():
+        raise PluginError(message)
+    marker = f"{hookspecs.PROJECT_NAME}_impl"
+    info.status = "incompatible"
+    info.hooks = sorted(
+        attr for attr in dir(plugin) if attr.startswith("fintrade_") and hasattr(getattr(plugin, attr, None), marker)
+    )
+    info.error = f"supports plugin API {declared!r}; this fintrade provides {PLUGIN_API!r}"
+    pm.infos[info.name] = info
+    warnings.warn(
+        f"{message}; skipped (install a release of the plugin made for plugin API {PLUGIN_API.split('.')[0]})",
+        PluginLoadWarning,
+        stacklevel=3,
+    )
 
 
 def _enable_tracing(pm: FintradePluginManager) -> None:
@@ -230,7 +323,20 @@ def create_plugin_manager(*, load_entry_points: bool = True) -> FintradePluginMa
 
 
 def register_module_plugin(pm: FintradePluginManager, module: ModuleType, name: str, source: str) -> None:
-    """Register a module (for example a strategy file with ``@hookimpl`` functions)."""
+    """Register a module (for example a strategy file with ``@hookimpl`` functions).
+
+    A module declaring plugin API versions that exclude this fintrade's is refused: the user
+    ran it on purpose, so this is an error rather than a skip.
+    """
+    info = PluginInfo(name, source, "ok", version="", distribution="")
+    try:
+        declared = _declared_api(module, info)
+    except ValueError as exc:
+        raise PluginError(f"{source} {name}: {exc}") from None
+    if declared is not None:
+        raise PluginError(
+            f"{source} {name} supports plugin API {declared!r}, but this fintrade provides plugin API {PLUGIN_API!r}"
+        )
     if pm.has_plugin(name):
         pm.unregister(name=name)
-    pm.register_plugin(module, name, PluginInfo(name, source, "ok", version="", distribution=""))
+    pm.register_plugin(module, name, info)

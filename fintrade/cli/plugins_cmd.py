@@ -57,15 +57,92 @@ def describe_plugins(all_plugins: bool = False, hook: str | None = None) -> list
     return rows
 
 
+KIND_OF_HOOK = {
+    "fintrade_data_sources": "data-source",
+    "fintrade_text_sources": "text-source",
+    "fintrade_datasets": "dataset",
+    "fintrade_adapter_methods": "adapter-method",
+    "fintrade_signal_models": "signal-model",
+    "fintrade_aggregators": "aggregator",
+    "fintrade_cost_presets": "cost-preset",
+    "fintrade_register_commands": "command",
+}
+"""The kind a plugin is listed as for each hook it implements (the kinds of ``fintrade plugin new``)."""
+
+
+def _first_line(text: str | None) -> str:
+    return next((line.strip() for line in (text or "").splitlines() if line.strip()), "")
+
+
+def _summary(name: str, distribution: str, source: str) -> str:
+    """A plugin's one-line description: its distribution's ``Summary``, else its module docstring."""
+    import importlib.metadata as metadata
+
+    from fintrade.registry import get_plugin_manager
+
+    if source == "entry point" and distribution:
+        try:
+            summary = metadata.distribution(distribution).metadata.get("Summary") or ""
+        except metadata.PackageNotFoundError:
+            summary = ""
+        if summary.strip() and summary.strip() != "UNKNOWN":
+            return summary.strip()
+    return _first_line(getattr(get_plugin_manager().get_plugin(name), "__doc__", None))
+
+
+def _cell(text: str) -> str:
+    return " ".join(text.split()).replace("|", "\\|") or "-"
+
+
+def plugin_directory(rows: list[dict[str, Any]]) -> str:
+    """A Markdown table of ``rows``: plugin, distribution, version, kinds, description, plugin API.
+
+    Descriptions come from package metadata (the ``Summary`` of the distribution), the plugin
+    API from the plugin's ``fintrade_plugin_api`` (built-ins go with fintrade's own).
+    """
+    from fintrade.api import PLUGIN_API
+    from fintrade.registry import get_plugin_manager
+
+    infos = get_plugin_manager().infos
+    lines = [
+        "| plugin | distribution | version | kinds | description | plugin API | status |",
+        "|---|---|---|---|---|---|---|",
+    ]
+    for row in rows:
+        info = infos.get(row["name"])
+        declared = info.plugin_api if info is not None else ""
+        api = PLUGIN_API if row["source"] == "builtin" else declared or "not declared"
+        kinds = ", ".join(KIND_OF_HOOK.get(hook, hook.removeprefix("fintrade_")) for hook in row["hooks"])
+        cells = [
+            f"`{row['name']}`",
+            row["distribution"],
+            row["version"],
+            kinds,
+            _summary(row["name"], row["distribution"], row["source"]),
+            api,
+            row["status"],
+        ]
+        lines.append("| " + " | ".join(_cell(cell) for cell in cells) + " |")
+    return "\n".join(lines)
+
+
 def plugins(
     as_json: bool = typer.Option(False, "--json", help="Print machine-readable JSON."),
+    markdown: bool = typer.Option(
+        False, "--markdown", help="Print a Markdown table for a plugin directory: kinds, description, plugin API."
+    ),
     all_plugins: bool = typer.Option(False, "--all", help="Include disabled plugins."),
     hook: str | None = typer.Option(None, "--hook", help="Only plugins implementing this hook (e.g. data_sources)."),
 ) -> None:
     """List plugins: name, version, source (builtin, entry point, strategy file), status and hooks."""
+    if as_json and markdown:
+        raise ConfigError("--json and --markdown cannot be combined; choose one")
     rows = describe_plugins(all_plugins, hook)
     if as_json:
         typer.echo(json.dumps(rows, indent=2))
+        return
+    if markdown:
+        typer.echo(plugin_directory(rows))
         return
     from rich.console import Console
     from rich.table import Table
@@ -79,6 +156,10 @@ def plugins(
             provides = f"[red]{row['error']}[/red]"
         elif "fintrade_register_commands" in row["hooks"]:
             provides = "; ".join(filter(None, [provides, "register_commands"]))
-        status = {"ok": "[green]ok[/green]", "failed": "[red]failed[/red]"}.get(row["status"], row["status"])
+        status = {
+            "ok": "[green]ok[/green]",
+            "failed": "[red]failed[/red]",
+            "incompatible": "[yellow]incompatible[/yellow]",
+        }.get(row["status"], row["status"])
         table.add_row(row["name"], row["version"], row["source"], status, provides)
     Console().print(table)

@@ -21,6 +21,9 @@ if TYPE_CHECKING:
 
 __version__ = "0.1.0"
 
+fintrade_plugin_api = ">=1.0,<2"
+"""The fintrade plugin API versions this plugin supports (docs/plugins.md, "The plugin API version")."""
+
 
 def rsi(close: pd.DataFrame, window: int) -> pd.DataFrame:
     """Wilder's relative strength index (0-100) of each column, NaN until ``window`` changes exist.
