@@ -143,7 +143,7 @@ def _kind(value: Any) -> str | None:
 def _check_replaced(key: str, param: str, value: Any, name: str, values: Sequence[Any], default: Any) -> None:
     """A base value the grid replaces never reaches the model's own checks: it must at least be of
     the kind of the values that do (the grid's and the default)."""
-    kinds = {_kind(v) for v in [*values, default]} - {None}
+    kinds = {kind for kind in map(_kind, [*values, default]) if kind is not None}
     if _kind(value) is not None and kinds and _kind(value) not in kinds:
         raise ConfigError(
             f"signal {key!r}: parameter {param!r} = {value!r} is not a {' or '.join(sorted(kinds))} like the "

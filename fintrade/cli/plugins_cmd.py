@@ -82,7 +82,7 @@ def _summary(name: str, distribution: str, source: str) -> str:
 
     if source == "entry point" and distribution:
         try:
-            summary = metadata.distribution(distribution).metadata.get("Summary") or ""
+            summary = str(metadata.distribution(distribution).metadata.json.get("summary") or "")
         except metadata.PackageNotFoundError:
             summary = ""
         if summary.strip() and summary.strip() != "UNKNOWN":
