@@ -131,6 +131,13 @@ from __future__ import annotations
 
 '''
 
+#: Every implementation declares the plugin API versions it was written for (docs/plugins.md).
+PLUGIN_API_DECLARATION = """
+# The fintrade plugin API versions this plugin supports: an incompatible fintrade skips it
+# with a warning naming both versions instead of failing inside a hook.
+fintrade_plugin_api = "$plugin_api"
+"""
+
 IMPLEMENTATIONS = {
     "data-source": _HEADER
     + '''\

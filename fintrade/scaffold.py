@@ -53,6 +53,14 @@ def _fintrade_range() -> str:
     return f">={major}.{minor},<{upper}"
 
 
+def _plugin_api_range() -> str:
+    """``>=1.0,<2`` for plugin API 1.0: this major series, from this minor on."""
+    from fintrade.api import PLUGIN_API
+
+    major, minor = (int(part) for part in str(PLUGIN_API).split(".")[:2])
+    return f">={major}.{minor},<{major + 1}"
+
+
 def new_plugin(name: str, kind: str, directory: Path) -> Scaffold:
     """Write the package ``fintrade-<name>`` for a plugin of ``kind`` into ``directory``."""
     if kind not in KINDS:
@@ -71,6 +79,7 @@ def new_plugin(name: str, kind: str, directory: Path) -> Scaffold:
         "kind": kind,
         "hook": KINDS[kind],
         "fintrade_range": _fintrade_range(),
+        "plugin_api": _plugin_api_range(),
         "title": name.replace("-", " "),
     }
     from fintrade import _scaffold_templates as templates
@@ -79,7 +88,7 @@ def new_plugin(name: str, kind: str, directory: Path) -> Scaffold:
         "pyproject.toml": templates.PYPROJECT,
         "README.md": templates.README + templates.USAGE[kind],
         ".github/workflows/ci.yml": templates.WORKFLOW,
-        f"{module}/__init__.py": templates.IMPLEMENTATIONS[kind],
+        f"{module}/__init__.py": templates.IMPLEMENTATIONS[kind] + templates.PLUGIN_API_DECLARATION,
         f"tests/test_{module}.py": templates.TESTS[kind],
         **{f"{module}/{path}": text for path, text in templates.DATA.get(kind, {}).items()},
     }

@@ -54,6 +54,7 @@ def test_the_generated_package_passes_its_own_tests(kind: str, site: Path, tmp_p
     assert '"Framework :: fintrade"' in pyproject and "[project.entry-points.fintrade]" in pyproject
     assert f'{made.name} = "{made.module}"' in pyproject and '"fintrade>=' in pyproject
     assert (made.folder / ".github" / "workflows" / "ci.yml").is_file()
+    assert 'fintrade_plugin_api = ">=1.0,<2"' in (made.folder / made.module / "__init__.py").read_text()
     tests = run(site, sys.executable, "-m", "pytest", "-q", "-p", "no:cacheprovider", cwd=made.folder)
     assert tests.returncode == 0, tests.stdout + tests.stderr
     assert " passed" in tests.stdout and "failed" not in tests.stdout
@@ -67,6 +68,8 @@ def test_fintrade_plugins_lists_every_generated_package(site: Path) -> None:
         assert rows[name]["status"] == "ok", rows[name]
         assert (rows[name]["source"], rows[name]["distribution"]) == ("entry point", f"fintrade-{name}")
         assert rows[name]["hooks"] == [KINDS[kind]]
+    directory = fintrade(site, "plugins", "--markdown").stdout
+    assert all(f"fintrade-{name}" in directory for name in NAMES.values())
 
 
 STRATEGY = """
