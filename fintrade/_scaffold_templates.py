@@ -399,6 +399,20 @@ from __future__ import annotations
 
 '''
 
+
+def _registered(kind: str) -> str:
+    """The generated test that the plugin's entry-point module registers under its name."""
+    return f"""
+def test_is_registered(register_plugin) -> None:
+    from fintrade.registry import get_registry
+
+    import $module
+
+    register_plugin($module, name="$name")
+    assert "$name" in get_registry().{kind}.names()
+"""
+
+
 TESTS = {
     "data-source": _TEST_HEADER
     + """\
@@ -417,15 +431,8 @@ def test_conforms(tmp_path: Path) -> None:
         SOURCE, symbols=["AAA", "BBB"], start="2021-02-01", end="2021-05-01", options={"folder": str(tmp_path)}
     )
 
-
-def test_is_registered(register_plugin) -> None:
-    from fintrade.registry import get_registry
-
-    import $module
-
-    register_plugin($module, name="$name")
-    assert "$name" in get_registry().data_sources.names()
-""",
+"""
+    + _registered("data_sources"),
     "text-source": _TEST_HEADER
     + """\
 import json
@@ -447,15 +454,8 @@ def test_conforms(tmp_path: Path) -> None:
     path.write_text("\\n".join(lines) + "\\n", encoding="utf-8")
     check_text_source(SOURCE, symbols=["AAA", "BBB"], start="2021-02-01", end="2021-05-01", options={"path": str(path)})
 
-
-def test_is_registered(register_plugin) -> None:
-    from fintrade.registry import get_registry
-
-    import $module
-
-    register_plugin($module, name="$name")
-    assert "$name" in get_registry().text_sources.names()
-""",
+"""
+    + _registered("text_sources"),
     "signal-model": _TEST_HEADER
     + """\
 from fintrade.testing.conformance import check_signal_model
@@ -466,15 +466,8 @@ from $module import MODEL
 def test_conforms() -> None:
     check_signal_model(MODEL, params={"window": 10})
 
-
-def test_is_registered(register_plugin) -> None:
-    from fintrade.registry import get_registry
-
-    import $module
-
-    register_plugin($module, name="$name")
-    assert "$name" in get_registry().signal_models.names()
-""",
+"""
+    + _registered("signal_models"),
     "aggregator": _TEST_HEADER
     + """\
 from fintrade.testing.conformance import check_aggregator
@@ -485,15 +478,8 @@ from $module import AGGREGATOR
 def test_conforms() -> None:
     check_aggregator(AGGREGATOR)
 
-
-def test_is_registered(register_plugin) -> None:
-    from fintrade.registry import get_registry
-
-    import $module
-
-    register_plugin($module, name="$name")
-    assert "$name" in get_registry().aggregators.names()
-""",
+"""
+    + _registered("aggregators"),
     "adapter-method": _TEST_HEADER
     + """\
 import json
@@ -537,15 +523,8 @@ def test_rows_have_text_labels_and_times() -> None:
     assert set(rows["label"]) <= set(DATASET.labels)
     assert str(rows["published_at"].dt.tz) == "UTC"
 
-
-def test_is_registered(register_plugin) -> None:
-    from fintrade.registry import get_registry
-
-    import $module
-
-    register_plugin($module, name="$name")
-    assert "$name" in get_registry().datasets.names()
-""",
+"""
+    + _registered("datasets"),
     "command": _TEST_HEADER
     + """\
 def test_the_command_runs(register_plugin, cli_runner) -> None:
