@@ -24,7 +24,15 @@ The checks (names as reports and ``expected_failures`` use them):
   ``deterministic``, ``no_lookahead`` (the truncation test of ``fintrade check``, on seeded
   synthetic bars and documents), ``short_input`` (one bar: a signal, or a fintrade error);
 - aggregators: ``signal_shape``, ``scores_in_range``, ``confidence_in_range``, ``deterministic``,
-  ``no_lookahead`` (combining truncated signals gives the truncated combination), ``one_signal``.
+  ``no_lookahead`` (combining truncated signals gives the truncated combination), ``one_signal``;
+- datasets: ``valid_record`` (name, task, labels), ``columns`` (per task: ``text`` and ``label``;
+  ``prompt`` and ``response``; the QA columns), ``non_empty``, ``valid_text`` (no blank text),
+  ``labels_in_range`` (every row labelled, with a declared label), ``valid_dates`` (UTC),
+  ``unique_ids``, ``deterministic``, ``unknown_option`` (refused with a fintrade error, or
+  ignored; never a crash);
+- adapter methods: ``valid_record``, ``unknown_dataset`` and ``empty_dataset`` (refused with a
+  fintrade error, nothing written), ``trains`` (a short run on the kit's own dataset, read from
+  the registry the method is handed, returns an artifact folder with its manifest).
 
 Errors a plugin raises on purpose reach the user through the core, which names the plugin; a
 crash (any other exception) fails the check that caused it, with the plugin's name.
@@ -40,13 +48,24 @@ from typing import TYPE_CHECKING, Any
 if TYPE_CHECKING:
     import pandas as pd
 
-    from fintrade.types import Aggregator, DataSource, Signal, SignalInput, SignalModel, TextSource
+    from fintrade.types import (
+        AdapterMethod,
+        Aggregator,
+        Dataset,
+        DataSource,
+        Signal,
+        SignalInput,
+        SignalModel,
+        TextSource,
+    )
 
 __all__ = [
     "ConformanceError",
     "ConformanceReport",
+    "check_adapter_method",
     "check_aggregator",
     "check_data_source",
+    "check_dataset",
     "check_signal_model",
     "check_text_source",
 ]
@@ -598,3 +617,291 @@ def _bars_only(index: pd.DatetimeIndex, symbols: Sequence[str]) -> SignalInput:
     from fintrade.types import SignalInput
 
     return SignalInput(bars={s: pd.DataFrame(index=index) for s in symbols})
+
+
+# --- datasets ------------------------------------------------------------------------------
+
+DATASET_CHECKS = (
+    "valid_record",
+    "columns",
+    "non_empty",
+    "valid_text",
+    "labels_in_range",
+    "valid_dates",
+    "unique_ids",
+    "deterministic",
+    "unknown_option",
+)
+
+#: The columns a dataset's rows need per task (the ``fintrade train`` tasks); any other task's
+#: rows are ``text`` and ``label``, as the ``fintrade_datasets`` hook documents.
+TASK_COLUMNS: Mapping[str, tuple[str, ...]] = {
+    "sft": ("prompt", "response"),
+    "qa": ("question", "context", "answer_text", "answer_start"),
+}
+_TEXT_AND_LABEL = ("text", "label")
+#: The columns that must hold non-blank text, per task.
+_TEXT_COLUMNS: Mapping[str, tuple[str, ...]] = {
+    "sft": ("prompt", "response"),
+    "qa": ("question", "context", "answer_text"),
+}
+
+
+def _record_fields(record: Any, callable_field: str, text_fields: Sequence[str]) -> None:
+    """Name, callable and text fields as the registry and ``fintrade plugins`` need them."""
+    from fintrade.registry import NAME_PATTERN
+
+    name = getattr(record, "name", None)
+    _require(
+        isinstance(name, str) and bool(NAME_PATTERN.match(name)),
+        f"name {name!r} must be lower case letters, digits, '-', '_' or '.', starting with a letter",
+    )
+    _require(callable(getattr(record, callable_field, None)), f"{callable_field} is not callable")
+    for text_field in text_fields:
+        value = getattr(record, text_field, None)
+        _require(isinstance(value, str), f"{text_field} must be a str, got {type(value).__name__}")
+
+
+def check_dataset(
+    dataset: Dataset,
+    *,
+    options: Mapping[str, Any] | None = None,
+    expected_failures: Mapping[str, str] | None = None,
+) -> ConformanceReport:
+    """Check a labelled dataset loaded with ``options`` (data it can serve in CI).
+
+    The rows' columns follow the dataset's ``task``: ``text`` and ``label`` (classification,
+    sentiment), ``prompt`` and ``response`` (``sft``), ``question``, ``context``, ``answer_text``
+    and ``answer_start`` (``qa``). Labels must be among the declared ``labels`` when it declares
+    any, ``published_at`` (when given) UTC timestamps and ``id`` (when given) unique.
+    """
+    import pandas as pd
+
+    options = dict(options or {})
+    runner = _Runner(f"dataset {getattr(dataset, 'name', dataset)!r}", DATASET_CHECKS, expected_failures)
+    task = str(getattr(dataset, "task", ""))
+    needed = TASK_COLUMNS.get(task, _TEXT_AND_LABEL)
+    loaded: dict[str, pd.DataFrame] = {}
+
+    def load() -> pd.DataFrame:
+        if "rows" not in loaded:
+            loaded["rows"] = dataset.load(options)
+        return loaded["rows"]
+
+    def record() -> None:
+        _record_fields(dataset, "load", ("task", "description", "licence"))
+        _require(bool(dataset.task), "task is empty; name the task the rows are for (e.g. 'sentiment')")
+        labels = dataset.labels
+        _require(
+            isinstance(labels, tuple) and all(isinstance(label, str) and label for label in labels),
+            f"labels must be a tuple of non-empty str, got {labels!r}",
+        )
+        _require(len(set(labels)) == len(labels), f"labels {labels!r} repeat a label")
+
+    def columns() -> None:
+        rows = load()
+        _require(isinstance(rows, pd.DataFrame), f"load() returned {type(rows).__name__}, not a DataFrame")
+        missing = [column for column in needed if column not in rows.columns]
+        _require(not missing, f"missing column(s) {missing}; task {task!r} needs {list(needed)}")
+
+    def non_empty() -> None:
+        _require(len(load()) > 0, "load() returned no rows; refuse with a fintrade error instead")
+
+    def valid_text() -> None:
+        rows = load()
+        for column in _TEXT_COLUMNS.get(task, ("text",)):
+            values = rows[column]
+            blank = ~values.map(lambda value: isinstance(value, str) and bool(value.strip()))
+            if blank.any():
+                first = values[blank].iloc[0]
+                raise _CheckFailed(
+                    f"{int(blank.sum())} of {len(rows)} rows have no text in column {column!r} (e.g. {first!r})"
+                )
+
+    def labels_in_range() -> None:
+        rows = load()
+        if "label" not in rows.columns:
+            return
+        labels = rows["label"]
+        _require(not labels.isna().any(), f"{int(labels.isna().sum())} rows have no label")
+        if dataset.labels:
+            strangers = sorted({str(label) for label in labels if label not in dataset.labels})
+            _require(
+                not strangers,
+                f"labels {strangers[:5]} are not among the declared labels {list(dataset.labels)}",
+            )
+
+    def valid_dates() -> None:
+        rows = load()
+        if "published_at" not in rows.columns:
+            return
+        times = rows["published_at"]
+        _require(
+            isinstance(times.dtype, pd.DatetimeTZDtype) and str(times.dt.tz) == "UTC",
+            f"published_at must hold UTC timestamps, got dtype {times.dtype}",
+        )
+
+    def unique_ids() -> None:
+        rows = load()
+        if "id" not in rows.columns:
+            return
+        duplicated = rows["id"].duplicated()
+        if duplicated.any():
+            raise _CheckFailed(f"{int(duplicated.sum())} duplicate ids, e.g. {rows['id'][duplicated].iloc[0]!r}")
+
+    def deterministic() -> None:
+        first, again = load(), dataset.load(options)
+        _require(
+            first.reset_index(drop=True).equals(again.reset_index(drop=True)),
+            "a second load with the same options gave different rows",
+        )
+
+    def unknown_option() -> None:
+        with _fintrade_error_allowed():
+            rows = dataset.load({**options, "no_such_option_0": 1})
+            _require(isinstance(rows, pd.DataFrame), f"load() returned {type(rows).__name__}, not a DataFrame")
+
+    for name, check in zip(
+        DATASET_CHECKS,
+        (
+            record,
+            columns,
+            non_empty,
+            valid_text,
+            labels_in_range,
+            valid_dates,
+            unique_ids,
+            deterministic,
+            unknown_option,
+        ),
+        strict=True,
+    ):
+        runner.run(name, check)
+    return runner.finish()
+
+
+# --- adapter methods -----------------------------------------------------------------------
+
+ADAPTER_METHOD_CHECKS = ("valid_record", "unknown_dataset", "empty_dataset", "trains")
+
+#: The datasets the kit registers for an adapter method, in a registry of its own.
+KIT_DATASET = "conformance-labels"
+KIT_EMPTY_DATASET = "conformance-empty"
+UNKNOWN_DATASET = "no-such-dataset-0"
+#: The kit dataset's labels: the sentiment task's, which the built-in training methods expect.
+KIT_LABELS = ("negative", "neutral", "positive")
+
+
+def _kit_rows(rows_per_label: int) -> pd.DataFrame:
+    """Sentiment rows whose label a phrase gives away, dated one a day (UTC), ids unique."""
+    import pandas as pd
+
+    phrases = {"negative": "shares plunged", "neutral": "the board met", "positive": "profits soared"}
+    rows = [
+        (f"Company {chr(65 + i % 26)} {phrases[label]} in week {i}", label)
+        for i in range(rows_per_label)
+        for label in KIT_LABELS
+    ]
+    frame = pd.DataFrame(rows, columns=["text", "label"])
+    frame["published_at"] = pd.date_range("2020-01-01", periods=len(frame), freq="D", tz="UTC")
+    frame["id"] = [f"kit-{i}" for i in range(len(frame))]
+    return frame
+
+
+def _kit_registry(rows: pd.DataFrame) -> Any:
+    """The built-in plugins plus the kit's two datasets (the labelled one and an empty one)."""
+    import types
+
+    import fintrade
+    from fintrade.plugin_manager import PluginInfo, create_plugin_manager
+    from fintrade.registry import Registry
+    from fintrade.types import Dataset
+
+    @fintrade.hookimpl
+    def fintrade_datasets() -> Iterator[Dataset]:
+        yield Dataset(name=KIT_DATASET, load=lambda options: rows.copy(), labels=KIT_LABELS)
+        yield Dataset(name=KIT_EMPTY_DATASET, load=lambda options: rows.iloc[:0].copy(), labels=KIT_LABELS)
+
+    plugin = types.SimpleNamespace(fintrade_datasets=fintrade_datasets)
+    pm = create_plugin_manager(load_entry_points=False)
+    pm.register_plugin(plugin, "conformance", PluginInfo("conformance", "conformance kit", "ok"))
+    return Registry(pm)
+
+
+def check_adapter_method(
+    method: AdapterMethod,
+    *,
+    options: Mapping[str, Any] | None = None,
+    rows_per_label: int = 10,
+    expected_failures: Mapping[str, str] | None = None,
+) -> ConformanceReport:
+    """Check an adapter method by training it on the kit's own small sentiment dataset.
+
+    Every call is ``method.train(config)`` with ``config`` as ``fintrade train`` builds it:
+    ``options`` (the method's own, e.g. ``{"model": "minilm", "max_steps": 1}``: keep the run to
+    seconds) plus ``registry`` (a registry holding the kit's datasets, which only this registry
+    has, so a method must read its data from it), ``dataset`` and ``output`` (a fresh folder).
+
+    - ``valid_record``: a lower-case name, a callable ``train``, a str ``description``;
+    - ``unknown_dataset``: a dataset no registry has is refused with a fintrade error naming it,
+      and nothing is written;
+    - ``empty_dataset``: a dataset with no rows is refused with a fintrade error, nothing written;
+    - ``trains``: a run returns the artifact folder, which holds ``fintrade_manifest.json`` (a
+      JSON object; ``fintrade train`` prints from it) naming the method.
+    """
+    import json
+    import tempfile
+    from pathlib import Path
+
+    from fintrade.errors import FintradeError
+
+    runner = _Runner(f"adapter method {getattr(method, 'name', method)!r}", ADAPTER_METHOD_CHECKS, expected_failures)
+    registry = _kit_registry(_kit_rows(rows_per_label))
+
+    with tempfile.TemporaryDirectory(prefix="fintrade-conformance-") as scratch:
+
+        def config(dataset: str, output: str) -> dict[str, Any]:
+            return {**(options or {}), "registry": registry, "dataset": dataset, "output": str(Path(scratch) / output)}
+
+        def untouched(output: str) -> None:
+            folder = Path(scratch) / output
+            written = sorted(p.name for p in folder.iterdir()) if folder.is_dir() else []
+            _require(not written, f"wrote {written[:5]} into output {str(folder)!r} before refusing")
+
+        def refused(dataset: str, output: str) -> str:
+            try:
+                result = method.train(config(dataset, output))
+            except FintradeError as exc:
+                untouched(output)
+                return str(exc)
+            raise _CheckFailed(f"train() returned {result!r} instead of refusing with a fintrade error")
+
+        def unknown_dataset() -> None:
+            message = refused(UNKNOWN_DATASET, "unknown")
+            _require(UNKNOWN_DATASET in message, f"the error does not name dataset {UNKNOWN_DATASET!r}: {message!r}")
+
+        def trains() -> None:
+            result = method.train(config(KIT_DATASET, "artifact"))
+            _require(isinstance(result, str | Path), f"train() returned {type(result).__name__}, not a path")
+            folder = Path(result)
+            _require(folder.is_dir(), f"train() returned {str(folder)!r}, which is not a folder")
+            manifest_file = folder / "fintrade_manifest.json"
+            _require(manifest_file.is_file(), f"the artifact {str(folder)!r} has no fintrade_manifest.json")
+            manifest = json.loads(manifest_file.read_text(encoding="utf-8"))
+            _require(
+                isinstance(manifest, dict), f"fintrade_manifest.json holds {type(manifest).__name__}, not an object"
+            )
+            _require(
+                manifest.get("method") == method.name,
+                f"the manifest names method {manifest.get('method')!r}, not {method.name!r}",
+            )
+
+        runner.run("valid_record", lambda: _record_fields(method, "train", ("description",)))
+        runner.run("unknown_dataset", unknown_dataset)
+
+        def empty_dataset() -> None:
+            refused(KIT_EMPTY_DATASET, "empty")
+
+        runner.run("empty_dataset", empty_dataset)
+        runner.run("trains", trains)
+    return runner.finish()
