@@ -237,7 +237,8 @@ def check_data_source(
         first, again = load(), source.load(request)
         for symbol, frame in first.items():
             other = again.get(symbol)
-            _require(other is not None, f"symbol {symbol!r} missing from a second load")
+            if other is None:
+                raise _CheckFailed(f"symbol {symbol!r} missing from a second load")
             _require(
                 frame.index.equals(other.index) and _same(frame.to_numpy(dtype=float), other.to_numpy(dtype=float)),
                 f"symbol {symbol!r}: a second load of the same request gave different bars",
