@@ -153,6 +153,7 @@ def test_example_plugin_is_listed_from_its_entry_point(example_site: Path) -> No
         "source": "entry point",
         "status": "ok",
         "distribution": "fintrade-example-plugin",
+        "plugin_api": ">=1.0,<2",
         "hooks": ["fintrade_aggregators", "fintrade_register_commands", "fintrade_signal_models"],
         "provides": {"aggregators": ["example-max-abs"], "signal_models": ["example-rsi"]},
         "error": "",
@@ -199,6 +200,7 @@ def test_a_broken_plugin_is_reported_as_failed(example_site: Path, broken_site: 
         "source": "entry point",
         "status": "failed",
         "distribution": "fintrade-broken-plugin",
+        "plugin_api": None,  # it fails on import, before anything it declares is read
         "hooks": [],
         "provides": {},
         "error": f"ImportError: {BROKEN_MESSAGE}",

@@ -11,7 +11,11 @@ from fintrade.errors import ConfigError, did_you_mean
 
 
 def describe_plugins(all_plugins: bool = False, hook: str | None = None) -> list[dict[str, Any]]:
-    """One dict per plugin: name, version, source, status, distribution, hooks, provides, error."""
+    """One dict per plugin: name, version, source, status, distribution, plugin_api, hooks, provides, error.
+
+    ``plugin_api`` is the plugin API range the plugin declares (``fintrade_plugin_api``), or
+    ``None`` when it declares none (the built-ins go with fintrade's own).
+    """
     from fintrade import hookspecs
     from fintrade.registry import HOOKS, get_plugin_manager
 
@@ -49,6 +53,7 @@ def describe_plugins(all_plugins: bool = False, hook: str | None = None) -> list
                 "source": info.source,
                 "status": info.status,
                 "distribution": info.distribution,
+                "plugin_api": info.plugin_api or None,
                 "hooks": info.hooks,
                 "provides": provides,
                 "error": info.error,
@@ -98,20 +103,17 @@ def plugin_directory(rows: list[dict[str, Any]]) -> str:
     """A Markdown table of ``rows``: plugin, distribution, version, kinds, description, plugin API.
 
     Descriptions come from package metadata (the ``Summary`` of the distribution), the plugin
-    API from the plugin's ``fintrade_plugin_api`` (built-ins go with fintrade's own).
+    API from the plugin's ``fintrade_plugin_api`` (built-ins go with fintrade's own). Both
+    ``fintrade plugins --markdown`` and the documentation site's plugin directory page print it.
     """
     from fintrade.api import PLUGIN_API
-    from fintrade.registry import get_plugin_manager
 
-    infos = get_plugin_manager().infos
     lines = [
         "| plugin | distribution | version | kinds | description | plugin API | status |",
         "|---|---|---|---|---|---|---|",
     ]
     for row in rows:
-        info = infos.get(row["name"])
-        declared = info.plugin_api if info is not None else ""
-        api = PLUGIN_API if row["source"] == "builtin" else declared or "not declared"
+        api = PLUGIN_API if row["source"] == "builtin" else row["plugin_api"] or "not declared"
         kinds = ", ".join(KIND_OF_HOOK.get(hook, hook.removeprefix("fintrade_")) for hook in row["hooks"])
         cells = [
             f"`{row['name']}`",
