@@ -9,6 +9,7 @@ import shutil
 import subprocess
 import sys
 from html import unescape
+from html.parser import HTMLParser
 from pathlib import Path
 
 import pytest
@@ -50,7 +51,7 @@ def site(tmp_path_factory: pytest.TempPathFactory) -> Path:
 def test_every_page_in_the_nav_is_built(site: Path) -> None:
     for page in ("index", "getting-started", "strategies", "data", "training", "signals", "evaluation",
                  "cli", "scale", "plugins", "hooks", "benchmarks", "development", "cli-reference",
-                 "hooks-reference"):  # fmt: skip
+                 "hooks-reference", "plugin-directory"):  # fmt: skip
         assert (site / f"{page}.html").is_file(), page
     assert (site / "example-plugin" / "index.html").is_file()
 
@@ -97,3 +98,73 @@ def test_getting_started_is_the_readme(site: Path) -> None:
     html = (site / "getting-started.html").read_text(encoding="utf-8")
     assert "make demo" in html and "make test" in html and "make docs" in html
     assert 'href="evaluation.html"' in html
+
+
+class _Tables(HTMLParser):
+    """Every ``<table>`` of a page as rows of cell texts (header row included)."""
+
+    def __init__(self) -> None:
+        super().__init__()
+        self.tables: list[list[list[str]]] = []
+        self._cell: list[str] | None = None
+
+    def handle_starttag(self, tag: str, attrs: list[tuple[str, str | None]]) -> None:
+        if tag == "table":
+            self.tables.append([])
+        elif tag == "tr" and self.tables:
+            self.tables[-1].append([])
+        elif tag in ("td", "th"):
+            self._cell = []
+
+    def handle_endtag(self, tag: str) -> None:
+        if tag in ("td", "th") and self._cell is not None:
+            self.tables[-1][-1].append(" ".join("".join(self._cell).split()))
+            self._cell = None
+
+    def handle_data(self, data: str) -> None:
+        if self._cell is not None:
+            self._cell.append(data)
+
+
+class _Links(HTMLParser):
+    """Every link target (``href``) of a page."""
+
+    def __init__(self) -> None:
+        super().__init__()
+        self.targets: list[str] = []
+
+    def handle_starttag(self, tag: str, attrs: list[tuple[str, str | None]]) -> None:
+        if tag == "a":
+            self.targets.append(dict(attrs).get("href") or "")
+
+
+def _links(html: str) -> list[str]:
+    parser = _Links()
+    parser.feed(html)
+    return parser.targets
+
+
+def test_the_plugin_directory_lists_every_built_in_plugin_from_its_metadata(site: Path) -> None:
+    import fintrade
+    from fintrade.api import PLUGIN_API
+    from fintrade.cli.plugins_cmd import KIND_OF_HOOK, describe_plugins
+
+    html = (site / "plugin-directory.html").read_text(encoding="utf-8")
+    parser = _Tables()
+    parser.feed(html)
+    [table] = parser.tables
+    header, *rows = table
+    assert header == ["plugin", "distribution", "version", "kinds", "description", "plugin API", "status"]
+    listed = {row[0]: row for row in rows}
+    built_ins = [row for row in describe_plugins() if row["source"] == "builtin"]
+    assert {"fintrade_technical", "fintrade_datasets", "fintrade_adapters"} <= {row["name"] for row in built_ins}
+    for plugin in built_ins:
+        row = listed[plugin["name"]]
+        kinds = ", ".join(KIND_OF_HOOK[hook] for hook in plugin["hooks"])
+        assert row[1:4] == ["fintrade", fintrade.__version__, kinds], row
+        assert row[4] and row[5:] == [PLUGIN_API, "ok"], row
+    assert listed["fintrade_technical"][4].startswith("Technical signal models")
+    # In the navigation, and it says how a published plugin gets listed.
+    assert "plugin-directory.html" in _links((site / "index.html").read_text(encoding="utf-8"))
+    assert "plugins.html#list-it-in-the-plugin-directory" in _links(html)
+    assert "plugin-directory.html" in _links((site / "plugins.html").read_text(encoding="utf-8"))

@@ -6,7 +6,10 @@ None of these pages exists in docs/, so none can drift from what it describes:
   included, as ``fintrade`` itself registers them);
 - the hook reference reads every hookspec in ``fintrade/hookspecs.py``: signature and docstring;
 - getting started is the README, its ``docs/`` links made relative to the site;
-- strategies lists every file in ``strategies/`` with its docstring and source.
+- strategies lists every file in ``strategies/`` with its docstring and source;
+- the plugin directory is ``fintrade plugins --markdown`` for the plugins installed where the
+  site is built: one row each from its package metadata (name, kinds, description, plugin API
+  versions supported, version).
 
 Pages in docs/ link to source files outside it (``../fintrade/alignment.py``), which work on
 GitHub but not in the site: those links become the file's path in code font.
@@ -27,6 +30,7 @@ CLI_PAGE = "cli-reference.md"
 HOOKS_PAGE = "hooks-reference.md"
 README_PAGE = "getting-started.md"
 STRATEGIES_PAGE = "strategies.md"
+DIRECTORY_PAGE = "plugin-directory.md"
 ROOT = Path(__file__).resolve().parents[2]
 
 # A Markdown inline link: [text](target), target without spaces or a closing parenthesis.
@@ -155,6 +159,25 @@ def strategies_page() -> str:
     return "\n".join(out)
 
 
+def plugin_directory_page() -> str:
+    """The plugin directory: the table of ``fintrade plugins --markdown``, for the installed plugins."""
+    from fintrade.cli.plugins_cmd import describe_plugins, plugin_directory
+
+    return "\n".join(
+        [
+            "# Plugin directory\n",
+            "The fintrade plugins installed where this site was built, one row each, generated at build "
+            "time from their package metadata by the code behind `fintrade plugins --markdown`: the "
+            "distribution and its version, the kinds it provides (the hooks it implements), its "
+            "description (the distribution's summary; a built-in's module docstring), the "
+            "[plugin API versions](plugins.md#the-plugin-api-version) it supports and its status. "
+            "How a published plugin gets listed: "
+            "[list it in the plugin directory](plugins.md#list-it-in-the-plugin-directory).\n",
+            plugin_directory(describe_plugins()) + "\n",
+        ]
+    )
+
+
 def on_files(files: Files, config: Any) -> Files:
     """Add the generated pages to the site."""
     pages = (
@@ -162,6 +185,7 @@ def on_files(files: Files, config: Any) -> Files:
         (HOOKS_PAGE, hooks_reference),
         (README_PAGE, readme_page),
         (STRATEGIES_PAGE, strategies_page),
+        (DIRECTORY_PAGE, plugin_directory_page),
     )
     for page, generate in pages:
         files.append(File.generated(config, page, content=generate()))
