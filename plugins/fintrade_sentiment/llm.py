@@ -40,6 +40,7 @@ if TYPE_CHECKING:
     import numpy as np
     import pandas as pd
 
+    from fintrade.executors import Executor
     from fintrade.types import ScoredDocuments, Signal, SignalInput
 
 MODEL = "llm-sentiment"
@@ -116,6 +117,7 @@ def score_texts(
     cache: ScoreCache | bool | None = True,
     memory: bool = True,
     progress: bool | None = None,
+    executor: Executor | str | None = None,
 ) -> DocumentScores:
     """Score and confidence of each text, reading and filling the caches.
 
@@ -125,6 +127,10 @@ def score_texts(
     ``cache``: ``True`` for the persistent cache under the fintrade cache dir, a
     :class:`ScoreCache`, or ``False``/``None`` for none. ``memory=False`` also skips this
     process's in-memory scores (benchmarks of cold runs).
+    ``executor``: where the texts no cache holds are scored; None is the run's executor
+    (:func:`fintrade.executors.active`). On ``"ray"`` they are scored by a pool of Ray actors
+    (:mod:`fintrade_sentiment.distributed`) with the same results; ``local`` and ``processes``
+    score them in this process.
     """
     import numpy as np
 
@@ -147,8 +153,8 @@ def score_texts(
         missing = [h for h in missing if h not in found]
     if missing:
         texts_to_score = [first_text[h] for h in missing]
-        runtime = (precision, resolve_device(device, precision))
-        _score_missing(spec, key, runtime, batch_size, texts_to_score, missing, known, store, progress)
+        runtime = (precision, device)
+        _score_missing(spec, key, runtime, batch_size, texts_to_score, missing, known, store, progress, executor)
     probabilities = np.array([known[h] for h in hashes], dtype=np.float64).reshape(len(texts), 3)
     return DocumentScores(
         score=probabilities[:, 2] - probabilities[:, 0],
@@ -169,22 +175,40 @@ def _score_missing(
     known: dict[bytes, Probabilities],
     store: ScoreCache | None,
     progress: bool | None,
+    executor: Executor | str | None = None,
 ) -> None:
+    from fintrade.executors import active, executor_from
     from fintrade_sentiment.inference import PROGRESS_MIN_TEXTS, class_probabilities, progress_bar
 
-    classifier = _classifier(spec, *runtime)
+    precision, device = runtime
+    # A bare name that is the run's executor keeps the run's address and workers.
+    where = active() if executor is None or executor == active().name else executor_from(executor)
+    description = {**spec.describe(), "precision": precision, "max_length": spec.max_length}
+
+    def keep(rows: dict[bytes, Probabilities]) -> None:
+        known.update(rows)
+        STATS.scored += len(rows)
+        if store is not None:
+            store.put(key, rows, description)
+
+    # Ray places the model itself (a GPU per actor where it has them): the driver resolves no device.
+    on_ray = where.name == "ray"
+    if not on_ray:
+        classifier = _classifier(spec, precision, resolve_device(device, precision))
     show = progress if progress is not None else (sys.stderr.isatty() and len(texts) >= PROGRESS_MIN_TEXTS)
     bar = progress_bar(len(texts), spec.name) if show else None
-    description = {**spec.describe(), "precision": runtime[0], "max_length": spec.max_length}
     try:
+        if on_ray:
+            from fintrade_sentiment.distributed import score_on_ray
+
+            score_on_ray(
+                where, spec, precision, device, batch_size, texts, hashes, keep, write_every=WRITE_EVERY, bar=bar
+            )
+            return
         for start in range(0, len(texts), WRITE_EVERY):
             chunk = texts[start : start + WRITE_EVERY]
             values = class_probabilities(classifier, chunk, batch_size=batch_size, bar=bar)
-            rows = {h: (float(p[0]), float(p[1]), float(p[2])) for h, p in zip(hashes[start:], values, strict=False)}
-            known.update(rows)
-            STATS.scored += len(rows)
-            if store is not None:
-                store.put(key, rows, description)
+            keep({h: (float(p[0]), float(p[1]), float(p[2])) for h, p in zip(hashes[start:], values, strict=False)})
     finally:
         if bar is not None:
             bar.close()

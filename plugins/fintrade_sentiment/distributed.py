@@ -1,0 +1,268 @@
+"""Scoring the texts that no cache holds on Ray: Ray Data over a pool of actors, one model each.
+
+:func:`fintrade_sentiment.llm.score_texts` comes here when the run's executor is ``ray``. The
+driver plans the model batches exactly as the local path does (chunks of
+:data:`~fintrade_sentiment.llm.WRITE_EVERY` texts, sorted by token count, cut by batch size
+and padded tokens), so every text goes through the model in the same padded batch as it would
+locally: a text's probabilities depend on its batch's width and rows (by about 1e-6), and this
+keeps Ray's results bit-identical to local ones on the same device. Each planned batch is one
+row of a Ray dataset; ``map_batches`` hands them to a fixed pool of actors (:class:`_Scorer`),
+each of which loads the classifier once, through the same loading code as local scoring, and
+returns the three probabilities of every text with its hash. The driver reads the results as
+they arrive, in any order, advances the one progress bar and writes them into the score cache
+every ``WRITE_EVERY`` texts, so an interrupted run keeps what it had scored.
+
+Placement: an actor per GPU (``num_gpus=1``, the model on that GPU) when the cluster has GPUs
+and the precision can use one; otherwise actors on CPUs, as many as the executor's workers (or
+the cluster's CPUs), each with its share of the CPUs as torch threads. A worker that dies is
+restarted and its batches retried at most :data:`fintrade.executors.MAX_RETRIES` times.
+
+Ray is imported here only, and this module only when the executor is ``ray``.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import logging
+import warnings
+from collections.abc import Callable, Iterator, Sequence
+from dataclasses import dataclass
+from typing import TYPE_CHECKING, Any
+
+from fintrade.errors import ConfigError, FintradeError
+from fintrade.executors import MAX_RETRIES, ChunkFailed, Executor, ray_session
+
+if TYPE_CHECKING:
+    import numpy as np
+
+    from fintrade_sentiment.classifier import ClassifierSpec
+    from fintrade_sentiment.score_cache import Probabilities
+
+GPU_BATCHES_PER_CALL = 16
+"""Planned model batches an actor on a GPU runs per call: a GPU finishes one batch of tweets in
+milliseconds, so it takes several at a time and the per-call overhead stays small."""
+CPU_BATCHES_PER_CALL = 1
+"""On a CPU one batch of 64 tweets takes about a second: one per call."""
+MAX_BLOCKS = 1000
+"""Dataset blocks at most. A block is the unit handed to an actor and the unit of progress."""
+
+
+@dataclass(frozen=True)
+class Placement:
+    """Where the scoring actors run: how many, with which resources, on which torch device."""
+
+    actors: int
+    cpus: int
+    gpus: int
+    device: str
+    batches_per_call: int
+
+    def describe(self) -> dict[str, Any]:
+        """For benchmarks and logs."""
+        return {
+            "actors": self.actors,
+            "cpus_per_actor": self.cpus,
+            "gpus_per_actor": self.gpus,
+            "device": self.device,
+            "batches_per_call": self.batches_per_call,
+        }
+
+
+def placement(resources: dict[str, float], executor: Executor, precision: str, device: str) -> Placement:
+    """The actor pool for a cluster with ``resources`` (``ray.cluster_resources()``).
+
+    ``device`` is the caller's request: ``"auto"`` takes a GPU per actor when the cluster has
+    GPUs (and ``precision`` is not int8, which runs on CPUs only), ``"cuda"``/``"cuda:N"`` insist
+    on GPUs (each actor sees its own GPU as ``cuda``), ``"cpu"`` stays on CPUs.
+    """
+    gpus = int(resources.get("GPU", 0))
+    cpus = max(1, int(resources.get("CPU", 1)))
+    if device.startswith("cuda") and gpus == 0:
+        raise ConfigError(
+            f"signal model 'llm-sentiment': device={device!r}, but the Ray cluster has no GPU; "
+            "use device='cpu' or 'auto'"
+        )
+    if precision != "int8" and gpus > 0 and device != "cpu":
+        actors = min(gpus, executor.workers or gpus)
+        return Placement(actors, 1, 1, "cuda", GPU_BATCHES_PER_CALL)
+    actors = min(cpus, executor.workers or cpus)
+    return Placement(actors, max(1, cpus // actors), 0, "cpu", CPU_BATCHES_PER_CALL)
+
+
+def plan_batches(tokenizer: Any, texts: Sequence[str], batch_size: int, max_length: int, chunk: int) -> list[list[int]]:
+    """The model batches the local path runs for ``texts``, as lists of positions in ``texts``.
+
+    The local path scores ``chunk`` texts at a time, and within a chunk sorts them by token
+    count and cuts batches (:func:`fintrade_sentiment.inference.class_probabilities`).
+    """
+    from fintrade_sentiment.inference import _batches
+
+    planned: list[list[int]] = []
+    for start in range(0, len(texts), chunk):
+        encoded = tokenizer(list(texts[start : start + chunk]), truncation=True, max_length=max_length)["input_ids"]
+        lengths = [len(ids) for ids in encoded]
+        order = sorted(range(len(lengths)), key=lengths.__getitem__)
+        planned.extend([start + i for i in rows] for rows in _batches(order, lengths, batch_size))
+    return planned
+
+
+def load_tokenizer(spec: ClassifierSpec) -> Any:
+    """The classifier's tokenizer alone (what the driver needs to plan batches), from its folder."""
+    from transformers import AutoTokenizer
+
+    from fintrade.models.sources import quiet_libraries
+
+    quiet_libraries()
+    return AutoTokenizer.from_pretrained(spec.path, trust_remote_code=False, local_files_only=True)
+
+
+class _Scorer:
+    """A Ray Data actor: the classifier, loaded once per worker; each call scores planned batches."""
+
+    def __init__(self, spec: ClassifierSpec, precision: str, device: str, batch_size: int, threads: int) -> None:
+        import torch
+
+        from fintrade_sentiment import llm
+
+        if device == "cpu":
+            torch.set_num_threads(threads)
+        self.classifier = llm._classifier(spec, precision, device)
+        self.batch_size = batch_size
+
+    def __call__(self, batch: dict[str, np.ndarray]) -> dict[str, np.ndarray]:
+        import numpy as np
+
+        from fintrade_sentiment.inference import class_probabilities
+
+        hashes: list[bytes] = []
+        values: list[np.ndarray] = []
+        for texts, keys in zip(batch["texts"], batch["hashes"], strict=True):
+            # Already in the planned order and within the limits: this runs as one model batch.
+            values.append(class_probabilities(self.classifier, [str(t) for t in texts], batch_size=self.batch_size))
+            hashes.extend(bytes(k) for k in keys)
+        probabilities = np.vstack(values) if values else np.zeros((0, 3))
+        return {
+            "hash": np.array(hashes, dtype=object),
+            "p_negative": probabilities[:, 0],
+            "p_neutral": probabilities[:, 1],
+            "p_positive": probabilities[:, 2],
+        }
+
+
+def score_on_ray(
+    executor: Executor,
+    spec: ClassifierSpec,
+    precision: str,
+    device: str,
+    batch_size: int,
+    texts: Sequence[str],
+    hashes: Sequence[bytes],
+    keep: Callable[[dict[bytes, Probabilities]], None],
+    *,
+    write_every: int,
+    bar: Any = None,
+) -> Placement:
+    """Score ``texts`` (with their ``hashes``) on Ray; ``keep(rows)`` receives every result.
+
+    ``keep`` is called in the driver with at least ``write_every`` rows at a time (the last call
+    with the rest), so the caller writes its cache in the same steps as locally; ``bar`` is
+    advanced as results arrive from any worker. Returns where the actors ran.
+    """
+    ray = ray_session(executor.address, executor.workers)
+    from ray import data as ray_data
+
+    where = placement(ray.cluster_resources(), executor, precision, device)
+    planned = plan_batches(load_tokenizer(spec), texts, batch_size, spec.max_length, write_every)
+    if not planned:
+        return where
+    where = Placement(min(where.actors, len(planned)), where.cpus, where.gpus, where.device, where.batches_per_call)
+    items = [{"texts": [texts[i] for i in rows], "hashes": [hashes[i] for i in rows]} for rows in planned]
+    pending: dict[bytes, Probabilities] = {}
+    with _quiet_ray_data(ray_data.DataContext.get_current()):
+        dataset = ray_data.from_items(items, override_num_blocks=min(len(items), MAX_BLOCKS))
+        # Ray Data restarts actors and retries their batches without limit unless told; the bounded
+        # retries pass as Ray remote arguments, deprecated in name only until Ray 2.64.
+        with warnings.catch_warnings():
+            warnings.filterwarnings("ignore", message=".*ray_remote_args.*deprecated", category=DeprecationWarning)
+            scored = _map(dataset, ray_data.ActorPoolStrategy(size=where.actors), where, spec, precision, batch_size)
+        try:
+            for batch in scored.iter_batches(batch_size=None, batch_format="numpy"):
+                rows = {
+                    bytes(h): (float(n), float(u), float(p))
+                    for h, n, u, p in zip(
+                        batch["hash"], batch["p_negative"], batch["p_neutral"], batch["p_positive"], strict=True
+                    )
+                }
+                pending.update(rows)
+                if bar is not None:
+                    bar.update(len(rows))
+                if len(pending) >= write_every:
+                    keep(pending)
+                    pending = {}
+        except FintradeError:
+            raise
+        except Exception as exc:
+            cause = _user_cause(exc)
+            if isinstance(cause, FintradeError):
+                raise cause from None
+            raise ChunkFailed(
+                f"scoring {len(texts)} texts with {spec.name!r} on Ray failed: {type(cause).__name__}: {cause}"
+            ) from exc
+        finally:
+            if pending:
+                keep(pending)  # what was scored before a failure is kept: a re-run skips it
+    return where
+
+
+def _map(dataset: Any, compute: Any, where: Placement, spec: ClassifierSpec, precision: str, batch_size: int) -> Any:
+    return dataset.map_batches(
+        _Scorer,
+        fn_constructor_kwargs={
+            "spec": spec,
+            "precision": precision,
+            "device": where.device,
+            "batch_size": batch_size,
+            "threads": where.cpus,
+        },
+        batch_size=where.batches_per_call,
+        batch_format="numpy",
+        compute=compute,
+        num_cpus=where.cpus,
+        num_gpus=where.gpus,
+        max_restarts=MAX_RETRIES,
+        max_task_retries=MAX_RETRIES,
+    )
+
+
+def _user_cause(exc: BaseException) -> BaseException:
+    """The exception a UDF raised, under Ray Data's and Ray's wrappers."""
+    seen: set[int] = set()
+    current: BaseException | None = exc
+    while current is not None and id(current) not in seen:
+        seen.add(id(current))
+        cause = getattr(current, "cause", None)
+        if isinstance(cause, BaseException) and cause is not current:
+            current = cause
+            continue
+        if isinstance(current, FintradeError) or current.__cause__ is None:
+            return current
+        current = current.__cause__
+    return exc
+
+
+@contextlib.contextmanager
+def _quiet_ray_data(context: Any) -> Iterator[None]:
+    """fintrade's own bar shows progress: no Ray Data bars or banners on the terminal meanwhile."""
+    logger = logging.getLogger("ray.data")
+    level = logger.level
+    logger.setLevel(logging.ERROR)
+    names = ("enable_progress_bars", "enable_operator_progress_bars", "print_on_execution_start")
+    saved = {name: getattr(context, name) for name in names if hasattr(context, name)}
+    for name in saved:
+        setattr(context, name, False)
+    try:
+        yield
+    finally:
+        for name, value in saved.items():
+            setattr(context, name, value)
+        logger.setLevel(level)

@@ -1,0 +1,118 @@
+"""llm-sentiment scoring on Ray: an actor pool scores what no cache holds, with local's exact numbers.
+
+One real local Ray (2 CPUs) for the module. The texts are real StockNet tweets from the bundled
+sample source; the model is the bundled tweet adapter (offline).
+"""
+
+from __future__ import annotations
+
+import subprocess
+import sys
+from collections.abc import Iterator
+from pathlib import Path
+
+import numpy as np
+import pandas as pd
+import pytest
+
+ray = pytest.importorskip("ray")
+pytest.importorskip("torch")
+
+from fintrade_sentiment import llm  # noqa: E402
+from fintrade_sentiment.distributed import Placement, placement  # noqa: E402
+from fintrade_sentiment.score_cache import ScoreCache, score_cache_path  # noqa: E402
+
+from fintrade.errors import ConfigError  # noqa: E402
+from fintrade.executors import Executor, using  # noqa: E402
+
+
+@pytest.fixture(scope="module")
+def ray_cluster() -> Iterator[None]:
+    ray.init(num_cpus=2, include_dashboard=False, log_to_driver=False)
+    yield
+    ray.shutdown()
+
+
+@pytest.fixture
+def cache_dir(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Path:
+    """A fresh fintrade cache dir and no in-memory scores."""
+    monkeypatch.setenv("FINTRADE_CACHE_DIR", str(tmp_path / "cache"))
+    llm._memory.clear()
+    return tmp_path / "cache"
+
+
+@pytest.fixture(scope="module")
+def tweets() -> list[str]:
+    from fintrade_sample import load_tweets
+
+    distinct: pd.Series = load_tweets()["text"].drop_duplicates()
+    return distinct.sample(n=48, random_state=1).tolist()
+
+
+def scored_by(work) -> tuple[llm.DocumentScores, int]:
+    before = llm.STATS.scored
+    result = work()
+    return result, llm.STATS.scored - before
+
+
+def test_ray_scores_equal_local_ones_fill_the_cache_and_a_rerun_scores_nothing(
+    ray_cluster, cache_dir, tweets, monkeypatch
+) -> None:
+    # Small cache writes: the texts span several of local's chunks, each planned as locally.
+    monkeypatch.setattr(llm, "WRITE_EVERY", 16)
+    texts = tweets + tweets[:3]  # duplicates are scored once
+    local = llm.score_texts(texts, device="cpu", cache=False, memory=False, executor="local", batch_size=8)
+
+    def no_model_in_the_driver(*args, **kwargs):
+        raise AssertionError("the driver loaded the model: scoring did not go to Ray")
+
+    # The run's executor (no executor= argument) sends scoring to Ray's actors, whose processes
+    # load the model themselves: the driver's loader is not called.
+    monkeypatch.setattr(llm, "_classifier", no_model_in_the_driver)
+    with using(Executor("ray")):
+        on_ray, scored = scored_by(
+            lambda: llm.score_texts(texts, device="cpu", memory=False, batch_size=8, progress=False)
+        )
+    assert scored == len(tweets)
+    # The same model on the same device in the same batches: bit-identical, not merely close.
+    np.testing.assert_array_equal(on_ray.probabilities, local.probabilities)
+    np.testing.assert_array_equal(on_ray.score, local.score)
+    assert on_ray.model_key == local.model_key
+
+    cached = ScoreCache(score_cache_path()).get(local.model_key, [llm.text_hash(t) for t in tweets])
+    assert len(cached) == len(tweets)
+    assert np.array([cached[llm.text_hash(t)] for t in texts]).tolist() == local.probabilities.tolist()
+
+    again, rescored = scored_by(lambda: llm.score_texts(texts, device="cpu", memory=False, executor="ray"))
+    assert rescored == 0
+    np.testing.assert_array_equal(again.probabilities, local.probabilities)
+
+
+def test_local_scoring_never_imports_ray(tmp_path) -> None:
+    # A stand-in model: what matters is which modules the local path imports, not the numbers.
+    code = (
+        "import sys\n"
+        "import numpy as np\n"
+        "from fintrade_sentiment import inference, llm\n"
+        "llm._classifier = lambda *args: None\n"
+        "inference.class_probabilities = lambda c, texts, **kw: np.full((len(texts), 3), 1 / 3)\n"
+        "llm.score_texts(['$AAPL beats estimates', 'shares slide'], device='cpu', progress=False)\n"
+        "assert llm.STATS.scored == 2\n"
+        "print(sorted(m for m in ('ray', 'fintrade_sentiment.distributed') if m in sys.modules))\n"
+    )
+    env = {"FINTRADE_CACHE_DIR": str(tmp_path / "cache"), "PATH": "/usr/bin:/bin", "HOME": str(tmp_path)}
+    done = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, env=env, check=True)
+    assert done.stdout.strip().splitlines()[-1] == "[]"
+
+
+def test_an_actor_per_gpu_where_the_cluster_has_them_else_cpu_actors_sharing_the_cpus() -> None:
+    ray_default = Executor("ray")
+    assert placement({"CPU": 16.0, "GPU": 4.0}, ray_default, "float32", "auto") == Placement(4, 1, 1, "cuda", 16)
+    assert placement({"CPU": 16.0, "GPU": 4.0}, Executor("ray", workers=2), "bfloat16", "cuda:1").actors == 2
+    # int8 runs on CPUs only; device="cpu" keeps the model off the GPUs.
+    assert placement({"CPU": 16.0, "GPU": 4.0}, ray_default, "int8", "auto") == Placement(16, 1, 0, "cpu", 1)
+    assert placement({"CPU": 16.0, "GPU": 4.0}, ray_default, "float32", "cpu").gpus == 0
+    assert placement({"CPU": 8.0}, Executor("ray", workers=2), "float32", "auto") == Placement(2, 4, 0, "cpu", 1)
+    assert placement({"CPU": 2.0}, Executor("ray", workers=8), "float32", "auto") == Placement(2, 1, 0, "cpu", 1)
+    with pytest.raises(ConfigError, match="the Ray cluster has no GPU"):
+        placement({"CPU": 2.0}, ray_default, "float32", "cuda")
