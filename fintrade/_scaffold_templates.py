@@ -284,6 +284,7 @@ from pathlib import Path
 from typing import Any
 
 import fintrade
+from fintrade.errors import DataError
 from fintrade.manifest import write_json_atomic
 from fintrade.types import AdapterMethod
 
@@ -298,6 +299,9 @@ def train(config: Mapping[str, Any]) -> Path:
     rows = dataset.load({})
     if config.get("limit"):
         rows = rows.head(int(config["limit"]))
+    if len(rows) == 0:
+        # Refused before anything is written: an empty lexicon would look like a trained one.
+        raise DataError(f"$name: dataset {dataset.name!r} has no rows to learn from")
     counts: dict[str, Counter[str]] = {}
     for text, label in zip(rows["text"], rows["label"], strict=True):
         for word in set(re.findall(r"[a-z']+", str(text).lower())):
@@ -485,7 +489,14 @@ def test_conforms() -> None:
 import json
 from pathlib import Path
 
+from fintrade.testing.conformance import check_adapter_method
+
 from $module import METHOD
+
+
+def test_conforms() -> None:
+    # Trains on the kit's own small dataset: pass your method's options (a model, one step) here.
+    check_adapter_method(METHOD, options={})
 
 
 def test_trains_on_a_registered_dataset(register_plugin, tmp_path: Path) -> None:
@@ -514,14 +525,14 @@ def test_trains_on_a_registered_dataset(register_plugin, tmp_path: Path) -> None
 """,
     "dataset": _TEST_HEADER
     + """\
+from fintrade.testing.conformance import check_dataset
+
 from $module import DATASET
 
 
-def test_rows_have_text_labels_and_times() -> None:
-    rows = DATASET.load({})
-    assert {"text", "label", "published_at"} <= set(rows.columns) and len(rows) > 0
-    assert set(rows["label"]) <= set(DATASET.labels)
-    assert str(rows["published_at"].dt.tz) == "UTC"
+def test_conforms() -> None:
+    report = check_dataset(DATASET, options={})
+    assert "labels_in_range" in report.passed and "valid_dates" in report.passed
 
 """
     + _registered("datasets"),

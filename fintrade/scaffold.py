@@ -2,8 +2,9 @@
 
 The package has a ``pyproject.toml`` (an entry point in group ``fintrade``, the classifier
 ``Framework :: fintrade``, a ``fintrade`` requirement range), a working implementation of the
-kind, tests that run the conformance kit (:mod:`fintrade.testing.conformance`) or exercise the
-plugin as fintrade will, a README and a GitHub Actions workflow. It installs and its tests pass
+kind, tests that run the conformance kit (:mod:`fintrade.testing.conformance`; every kind but
+a command, which has no record to check) and use the plugin as fintrade will, a README and a
+GitHub Actions workflow. It installs and its tests pass
 as generated; the author then replaces the example logic with their own.
 """
 

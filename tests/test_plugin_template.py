@@ -55,6 +55,9 @@ def test_the_generated_package_passes_its_own_tests(kind: str, site: Path, tmp_p
     assert f'{made.name} = "{made.module}"' in pyproject and '"fintrade>=' in pyproject
     assert (made.folder / ".github" / "workflows" / "ci.yml").is_file()
     assert 'fintrade_plugin_api = ">=1.0,<2"' in (made.folder / made.module / "__init__.py").read_text()
+    generated_tests = (made.folder / "tests" / f"test_{made.module}.py").read_text()
+    # Every kind with records runs the conformance kit; a command has no record to check.
+    assert ("fintrade.testing.conformance" in generated_tests) == (kind != "command"), kind
     tests = run(site, sys.executable, "-m", "pytest", "-q", "-p", "no:cacheprovider", cwd=made.folder)
     assert tests.returncode == 0, tests.stdout + tests.stderr
     assert " passed" in tests.stdout and "failed" not in tests.stdout
