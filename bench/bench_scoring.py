@@ -21,17 +21,28 @@ drawn with a fixed seed), with one model (the bundled tweet adapter, or ``--mode
     model, reading the cache) and must score zero texts. Also timed: a warm re-run inside the
     same process with its in-memory scores cleared.
 
+With ``--executor ray`` it runs instead (c), executors: the same texts scored cold (no score
+cache, no in-memory scores) by the local executor and by a local Ray with ``--workers`` CPUs
+(an actor per worker, each loading the model once; an actor per GPU where Ray sees GPUs), side
+by side in one run, alternating local, Ray, local, Ray. Each run counts everything a user waits
+for: local loads the model in the process, Ray starts its actor pool and loads a model per
+actor (starting Ray itself is timed apart: a cluster runs for many scoring runs). The
+probabilities must be bit-identical, or the run fails. Results in
+``bench/results/scoring_executors.json``.
+
 Everything runs against a temporary cache dir, never the user's. Results: markdown on stdout
 and ``bench/results/scoring.json``. Usage::
 
     .venv/bin/python bench/bench_scoring.py                      # 2,000 tweets, 200 one by one
     .venv/bin/python bench/bench_scoring.py --quick              # 300 tweets, 40 one by one, fp32 only
     .venv/bin/python bench/bench_scoring.py --model out/my-adapter
+    .venv/bin/python bench/bench_scoring.py --executor ray --workers 2   # 2,000 tweets, local vs Ray
 """
 
 from __future__ import annotations
 
 import argparse
+import contextlib
 import json
 import os
 import platform
@@ -172,10 +183,19 @@ def main() -> None:
     parser.add_argument("--warm-repeats", type=int, default=3, help="fresh-process warm re-runs")
     parser.add_argument("--fp32-only", action="store_true", help="skip the bfloat16 and int8 batched runs")
     parser.add_argument("--quick", action="store_true", help="300 tweets, 40 one by one, fp32 only, no accuracy")
-    parser.add_argument("--out", type=Path, default=ROOT / "bench" / "results" / "scoring.json", help="results file")
+    parser.add_argument("--out", type=Path, default=None, help="results file")
+    parser.add_argument(
+        "--executor", choices=("local", "ray"), default="local", help="ray: compare Ray against local instead"
+    )
+    parser.add_argument("--workers", type=int, default=2, help="CPUs of the local Ray (--executor ray)")
+    parser.add_argument("--repeats", type=int, default=2, help="runs of each executor (--executor ray)")
     args = parser.parse_args()
     if args.quick:
         args.docs, args.per_doc, args.fp32_only = 300, 40, True
+    if args.executor == "ray":
+        executors_benchmark(args)
+        return
+    args.out = args.out or ROOT / "bench" / "results" / "scoring.json"
 
     workdir = Path(tempfile.mkdtemp(prefix="fintrade-bench-scoring-"))
     os.environ["FINTRADE_CACHE_DIR"] = str(workdir / "cache")
@@ -315,6 +335,149 @@ def main() -> None:
     args.out.parent.mkdir(parents=True, exist_ok=True)
     args.out.write_text(json.dumps(result, indent=2) + "\n")
     print_tables(result)
+
+
+class ArrivalRecorder:
+    """Stands in for the scoring progress bar: when each result arrived, from any executor."""
+
+    def __init__(self) -> None:
+        self.started = time.perf_counter()
+        self.arrivals: list[tuple[float, int]] = []
+
+    def update(self, n: int) -> None:
+        self.arrivals.append((time.perf_counter(), n))
+
+    def close(self) -> None:
+        pass
+
+    def summary(self, total: int) -> dict[str, float]:
+        """Seconds to the first result (model loading, actor start), and docs/s from there to the last."""
+        (first, first_n), (last, _) = self.arrivals[0], self.arrivals[-1]
+        steady = (total - first_n) / (last - first) if last > first else float("nan")
+        return {"first_result_s": first - self.started, "steady_docs_per_s": round(steady, 1)}
+
+
+@contextlib.contextmanager
+def patched(owner: Any, name: str, value: Any) -> Any:
+    saved = getattr(owner, name)
+    setattr(owner, name, value)
+    try:
+        yield
+    finally:
+        setattr(owner, name, saved)
+
+
+def executors_benchmark(args: argparse.Namespace) -> None:
+    """(c): cold scoring of the same texts on the local executor and on a local Ray, alternated."""
+    import numpy as np
+
+    workdir = Path(tempfile.mkdtemp(prefix="fintrade-bench-scoring-"))
+    os.environ["FINTRADE_CACHE_DIR"] = str(workdir / "cache")
+    from fintrade_sentiment import inference, llm
+    from fintrade_sentiment.classifier import resolve_classifier
+    from fintrade_sentiment.distributed import placement
+
+    from fintrade.executors import Executor, ray_session
+
+    load_before = os.getloadavg()
+    spec = resolve_classifier(args.model)
+    texts = tweets(args.docs)
+    ray_executor = Executor("ray", workers=args.workers)
+    ray_start_s, ray = timed(lambda: ray_session(None, args.workers))
+    where = placement(ray.cluster_resources(), ray_executor, "float32", args.device)
+
+    def cold(executor: Executor | str) -> dict[str, Any]:
+        llm.clear_memory()  # local loads its model again, as a fresh process would
+        before = llm.STATS.scored
+        bar = ArrivalRecorder()
+        with patched(inference, "progress_bar", lambda total, name: bar):
+            seconds, result = timed(
+                lambda: llm.score_texts(
+                    texts,
+                    model=args.model,
+                    device=args.device,
+                    cache=False,
+                    memory=False,
+                    progress=True,
+                    executor=executor,
+                )
+            )
+        if llm.STATS.scored - before != len(texts):
+            sys.exit(f"a cold run on {executor} scored {llm.STATS.scored - before} of {len(texts)} texts")
+        return {"seconds": seconds, "result": result, **bar.summary(len(texts))}
+
+    runs: dict[str, list[dict[str, Any]]] = {"local": [], "ray": []}
+    for _ in range(args.repeats):
+        for name, executor in (("local", "local"), ("ray", ray_executor)):
+            runs[name].append(cold(executor))
+    last = {name: runs[name][-1]["result"].probabilities for name in runs}
+    difference = float(np.abs(last["ray"] - last["local"]).max())
+    if difference != 0.0:
+        sys.exit(f"Ray's probabilities differ from local ones by up to {difference:.2e}: not comparable")
+    load_after = os.getloadavg()
+    ray.shutdown()
+
+    def summary(done: list[dict[str, Any]]) -> dict[str, Any]:
+        best = min(run["seconds"] for run in done)
+        return {
+            "runs_s": [round(run["seconds"], 3) for run in done],
+            "best_s": round(best, 3),
+            "docs_per_s": round(len(texts) / best, 1),
+            "first_result_s": [round(run["first_result_s"], 3) for run in done],
+            "steady_docs_per_s": max(run["steady_docs_per_s"] for run in done),
+        }
+
+    local, on_ray = summary(runs["local"]), summary(runs["ray"])
+    result = {
+        "benchmark": "bench/bench_scoring.py --executor ray",
+        "when": datetime.now(UTC).isoformat(timespec="seconds"),
+        "machine": {
+            "cpus": os.cpu_count(),
+            "python": platform.python_version(),
+            "load_average_before": [round(x, 2) for x in load_before],
+            "load_average_after": [round(x, 2) for x in load_after],
+            "libraries": {name: version(name) for name in ("torch", "transformers", "ray")},
+        },
+        "model": {"name": spec.name, "max_length": spec.max_length},
+        "docs": len(texts),
+        "device": args.device,
+        "ray": {"workers": args.workers, "start_s": round(ray_start_s, 3), "placement": where.describe()},
+        "local": local,
+        "on_ray": on_ray,
+        "speedup": round(local["best_s"] / on_ray["best_s"], 2),
+        "steady_speedup": round(on_ray["steady_docs_per_s"] / local["steady_docs_per_s"], 2),
+        "max_probability_difference": difference,
+    }
+    out = args.out or ROOT / "bench" / "results" / "scoring_executors.json"
+    out.parent.mkdir(parents=True, exist_ok=True)
+    out.write_text(json.dumps(result, indent=2) + "\n")
+    print_executor_table(result)
+
+
+def print_executor_table(r: dict[str, Any]) -> None:
+    where = r["ray"]["placement"]
+    print(
+        f"model {r['model']['name']}, {r['docs']} distinct StockNet tweets, cold (no score cache), device {r['device']}"
+    )
+    print(
+        f"local Ray with {r['ray']['workers']} CPUs (started in {r['ray']['start_s']} s, not counted): "
+        f"{where['actors']} actors x {where['cpus_per_actor']} CPU, {where['gpus_per_actor']} GPU, "
+        f"on {where['device']}\n"
+    )
+    print(
+        "| executor | runs, s (with model loading) | best, s | docs/s, whole run | first result after, s "
+        "| docs/s once scoring |\n|---|---|---:|---:|---|---:|"
+    )
+    for name, run in (("local (one process)", r["local"]), (f"ray ({where['actors']} actors)", r["on_ray"])):
+        runs = ", ".join(str(x) for x in run["runs_s"])
+        first = ", ".join(str(x) for x in run["first_result_s"])
+        print(f"| {name} | {runs} | {run['best_s']} | {run['docs_per_s']} | {first} | {run['steady_docs_per_s']} |")
+    print(
+        f"\nRay over local: {r['speedup']}x for the whole run, {r['steady_speedup']}x once scoring; "
+        f"largest probability difference {r['max_probability_difference']}"
+    )
+    m = r["machine"]
+    print(f"load average before {m['load_average_before']}, after {m['load_average_after']} ({m['cpus']} CPUs)")
 
 
 def print_tables(r: dict[str, Any]) -> None:
