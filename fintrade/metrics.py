@@ -163,7 +163,8 @@ def compute_metrics(
         flat = np.where(mean == 0, 0.0, np.nan)
         sharpe = np.where(std > 0, mean / std * scale, flat)
         sortino = np.where(downside > 0, mean / downside * scale, flat) if n > 1 else nan
-    peak = np.maximum.accumulate(equity, axis=0)
+    # Drawdowns run from the window's starting equity of 1 (a loss on its first bar counts).
+    peak = np.maximum(np.maximum.accumulate(equity, axis=0), 1.0)
     values = {
         "total_return": total,
         "cagr": cagr,
@@ -179,6 +180,30 @@ def compute_metrics(
     else:
         values["exposure"] = values["turnover"] = nan.copy()
     return MetricTable(values, years=years)
+
+
+SCORE_BLOCK = 2048
+"""Curves scored at once by :func:`window_scores`: keeps its temporaries to a few MB per block."""
+
+
+def window_scores(
+    returns: np.ndarray, periods_per_year: float, name: str, window: Window, counted: np.ndarray
+) -> np.ndarray:
+    """One metric for every column of ``returns`` over the bars of ``window``, on those rows only.
+
+    The same figures as :func:`compute_metrics` over the whole series with ``window``'s mask
+    (masked-out bars are flat), without touching the bars outside it, in blocks of columns so
+    that a grid of any width needs a few MB. ``counted`` (one per bar) says which bars have a
+    return in every column; the others count in no column, as in :func:`compute_metrics`.
+    """
+    rows = window.as_slice()
+    selected = returns[rows]
+    mask = counted[rows]
+    scores = np.empty(returns.shape[1])
+    for start in range(0, returns.shape[1], SCORE_BLOCK):
+        block = slice(start, start + SCORE_BLOCK)
+        scores[block] = compute_metrics(selected[:, block], periods_per_year, mask).values[name]
+    return scores
 
 
 def window_mask(n_bars: int, window: Window) -> np.ndarray:

@@ -16,6 +16,7 @@ import numpy as np
 
 from fintrade.costs import Costs
 from fintrade.errors import ConfigError
+from fintrade.executors import Executor
 from fintrade.inference import Significance
 from fintrade.regimes import Regimes
 from fintrade.splits import Splits, WalkForward
@@ -117,6 +118,9 @@ class Strategy:
     #: Whether the edge survives the search (PSR, Deflated Sharpe with the trial ledger, PBO,
     #: bootstrap intervals, SPA); docs/evaluation.md explains each figure.
     significance: ClassVar[Significance] = Significance()
+    #: Where the sweep runs: ``"local"``, ``"processes"``, ``"ray"`` or ``Executor("ray", address=...)``;
+    #: None: ``FINTRADE_EXECUTOR``, else local. ``--executor`` overrides it (docs/scale.md).
+    executor: ClassVar[Executor | str | None] = None
 
     #: Other signal sets run exactly like this strategy and shown side by side with it:
     #: ``{"lexicon": [signal("lexicon")], "momentum": [signal("momentum", lookback=20)]}``.
@@ -145,31 +149,22 @@ class Strategy:
         """
         import pandas as pd
 
-        score = combined.score.to_numpy(dtype=float)
-        confidence = np.nan_to_num(combined.confidence.to_numpy(dtype=float), nan=0.0)
-        actionable = ~np.isnan(score) & (confidence >= self.min_confidence)
-        buy = actionable & (score > self.threshold)
-        sell = actionable & (score < -self.threshold)
-        side = np.where(buy, 1.0, np.where(sell, -1.0 if self.direction == "long_short" else 0.0, np.nan))
-        magnitude = {
-            "fixed": np.ones_like(score),
-            "score": np.abs(score),
-            "confidence": confidence,
-            "score_confidence": np.abs(score) * confidence,
-        }.get(self.sizing)
-        if magnitude is None:
+        from fintrade.decisions import SIZINGS, decide
+
+        if self.sizing not in SIZINGS:
             raise ConfigError(f"sizing {self.sizing!r}: choose 'fixed', 'score', 'confidence' or 'score_confidence'")
-        position = pd.DataFrame(
-            np.clip(side * np.nan_to_num(magnitude, nan=0.0), -1.0, 1.0),
-            index=combined.score.index,
-            columns=combined.score.columns,
-            copy=False,
-        )
-        if self.hold == "keep":
-            return position.ffill().fillna(0.0)
-        if self.hold != "flat":
+        if self.hold not in ("flat", "keep"):
             raise ConfigError(f"hold {self.hold!r}: choose 'flat' or 'keep'")
-        return position.fillna(0.0)
+        position = decide(
+            combined.score.to_numpy(dtype=float),
+            combined.confidence.to_numpy(dtype=float),
+            threshold=self.threshold,
+            min_confidence=self.min_confidence,
+            long_short=self.direction == "long_short",
+            sizing=self.sizing,
+            keep=self.hold == "keep",
+        )
+        return pd.DataFrame(position, index=combined.score.index, columns=combined.score.columns, copy=False)
 
 
 #: The declarative settings of a strategy, in the order :class:`Strategy` declares them: its

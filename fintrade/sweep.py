@@ -31,8 +31,9 @@ Params = dict[str, Any]
 BASE_MEMORY = 385 * 2**20
 """Bytes a backtest holds whatever its grid: the interpreter, pandas, vectorbt and the data."""
 BYTES_PER_COLUMN_BAR = 112
-"""Peak bytes per (combination, symbol) column per bar: scores, confidences, positions, orders
-and sleeve values held at once. Measured: the bundled sample's 5 symbols x 1,258 daily bars under
+"""Peak bytes per (combination, symbol) column per bar of the combinations computed at once:
+scores, confidences, positions, orders and sleeve values held together. Measured: the bundled
+sample's 5 symbols x 1,258 daily bars under
 ``sma-cross`` grids of 10, 400 and 1,600 combinations peaked at 0.37, 0.67 and 1.52 GB (max RSS),
 a straight line of 0.36 GiB + 112 bytes per column-bar."""
 MEMORY_FRACTION = 0.5
@@ -85,19 +86,26 @@ def memory_budget() -> tuple[int | None, str]:
     return int(total * MEMORY_FRACTION), f"half of this machine's {format_memory(total)}; FINTRADE_MAX_MEMORY sets it"
 
 
-def grid_memory(n_combinations: int, n_symbols: int, n_bars: int) -> int:
-    """Estimated peak bytes of a backtest over ``n_combinations`` x ``n_symbols`` columns of ``n_bars``."""
-    return BASE_MEMORY + BYTES_PER_COLUMN_BAR * n_combinations * n_symbols * n_bars
+RETURNS_BYTES = 16
+"""Bytes per combination-bar the grid's returns hold for evaluation: the matrix, and the copy of
+the evaluated bars significance takes."""
 
 
-def check_grid_memory(n_combinations: int, n_symbols: int, n_bars: int) -> None:
+def grid_memory(n_combinations: int, n_symbols: int, n_bars: int, block: int = 1) -> int:
+    """Estimated peak bytes of a backtest over ``n_combinations`` x ``n_symbols`` columns of
+    ``n_bars``, swept ``block`` combinations at a time: the returns of every combination, and one
+    block's signals, positions and sleeve curves (:mod:`fintrade.grid`)."""
+    return BASE_MEMORY + RETURNS_BYTES * n_combinations * n_bars + BYTES_PER_COLUMN_BAR * block * n_symbols * n_bars
+
+
+def check_grid_memory(n_combinations: int, n_symbols: int, n_bars: int, block: int = 1) -> None:
     """Refuse, before any signal is computed, a grid whose estimate exceeds the memory budget.
 
     Past the machine's memory the operating system kills the run minutes later with no word
     of why; a one-line refusal up front says how big the grid is and how to shrink it.
     """
     budget, origin = memory_budget()
-    needed = grid_memory(n_combinations, n_symbols, n_bars)
+    needed = grid_memory(n_combinations, n_symbols, n_bars, block)
     if budget is None or needed <= budget:
         return
     suggested = math.ceil(needed / 1024**3)
@@ -202,6 +210,12 @@ def _distinct(param_sets: Sequence[Params]) -> tuple[list[Params], np.ndarray]:
     return unique, positions
 
 
+def largest_magnitude(values: np.ndarray) -> float:
+    """The largest ``|value|`` ignoring NaN (0 for none), without an ``abs`` copy of a grid-sized array."""
+    flat = values.ravel(order="K")
+    return float(max(np.fmax.reduce(flat, initial=0.0), -np.fmin.reduce(flat, initial=0.0)))
+
+
 def _check_signal(signal: Signal, inputs: SignalInput, what: str, n_sets: int) -> None:
     if not isinstance(signal, Signal):
         raise PluginError(f"{what} returned {type(signal).__name__}, expected fintrade.types.Signal")
@@ -211,7 +225,7 @@ def _check_signal(signal: Signal, inputs: SignalInput, what: str, n_sets: int) -
     if signal.score.shape[1] != expected or signal.confidence.shape != signal.score.shape:
         raise PluginError(f"{what} returned {signal.score.shape[1]} score columns, expected {expected}")
     values = signal.score.to_numpy(dtype=float)
-    if np.nanmax(np.abs(values), initial=0.0) > 1.0 + 1e-9:
+    if largest_magnitude(values) > 1.0 + 1e-9:
         raise PluginError(f"{what} returned scores outside [-1, 1]")
 
 
@@ -357,7 +371,7 @@ def compute_signals(
     ``probe``: refuse per-bar text models that use later documents (see :func:`compute_signal`);
     a backtest probes, ``fintrade check`` does not, so that it can report where they leak.
     """
-    check_grid_memory(len(combos), len(inputs.symbols), len(inputs.index))
+    check_grid_memory(len(combos), len(inputs.symbols), len(inputs.index), block=len(combos))
     signals = []
     for spec in strategy.signals:
         model = registry.signal_models.get(spec.model)
@@ -378,7 +392,7 @@ def combine_signals(strategy: Strategy, registry: Registry, signals: Sequence[Si
     combined = call_plugin(what, aggregator.combine, signals, params)
     if not isinstance(combined, Signal) or combined.score.shape != signals[0].score.shape:
         raise PluginError(f"aggregator {aggregator.name!r} must return a Signal shaped like its inputs")
-    if np.nanmax(np.abs(combined.score.to_numpy(dtype=float)), initial=0.0) > 1.0 + 1e-9:
+    if largest_magnitude(combined.score.to_numpy(dtype=float)) > 1.0 + 1e-9:
         raise PluginError(f"aggregator {aggregator.name!r} returned scores outside [-1, 1]")
     return dataclasses.replace(combined, knowledge_cutoff=latest_cutoff(signals, what))
 
@@ -397,9 +411,9 @@ def target_positions(strategy: Strategy, combined: Signal, where: str) -> pd.Dat
     if not isinstance(positions, pd.DataFrame) or positions.shape != combined.score.shape:
         raise ConfigError(f"{where}: positions() must return a DataFrame shaped like the signal")
     values = positions.to_numpy(dtype=float)
-    if np.nanmax(np.abs(values), initial=0.0) > 1.0 + 1e-9:
+    if largest_magnitude(values) > 1.0 + 1e-9:
         raise ConfigError(f"{where}: positions() returned values outside [-1, 1]")
-    if strategy.direction == "long_only" and np.nanmin(values, initial=0.0) < 0:
+    if strategy.direction == "long_only" and np.fmin.reduce(values.ravel(order="K"), initial=0.0) < 0:
         raise ConfigError(f"{where}: positions() returned short positions but direction is 'long_only'")
     if strategy.direction not in ("long_only", "long_short"):
         raise ConfigError(f"{where}: direction must be 'long_only' or 'long_short', got {strategy.direction!r}")

@@ -174,8 +174,10 @@ class Signal:
         import numpy as np
         import pandas as pd
 
-        values = score.to_numpy(dtype=float)
-        confidence = np.where(np.isnan(values), np.nan, 1.0)
+        # 1 where there is a score, NaN where there is none: NaN * 0 stays NaN; in two passes
+        # without the boolean mask and second array that np.where would take.
+        confidence = np.multiply(score.to_numpy(dtype=float), 0.0)
+        confidence += 1.0
         return cls(
             score=score, confidence=pd.DataFrame(confidence, index=score.index, columns=score.columns, copy=False)
         )

@@ -626,21 +626,24 @@ def test_a_grid_over_the_budget_is_refused_before_any_signal_is_computed(
         raise AssertionError("a signal was computed")
 
     monkeypatch.setattr(fintrade.sweep, "compute_signal", never)
-    monkeypatch.setattr(fintrade.sweep, "total_memory", lambda: 8 * 1024**3)
+    # The grid is swept in blocks, so only its returns (16 bytes per combination-bar) must fit.
+    monkeypatch.setattr(fintrade.sweep, "total_memory", lambda: 1024**3)
     monkeypatch.delenv("FINTRADE_MAX_MEMORY", raising=False)
     with pytest.raises(ConfigError) as error:
         run_backtest(Huge(), registry)
     assert str(error.value) == (
-        "the grid of 90,000 combinations x 2 symbols x 504 bars needs about 9.8 GiB of memory, over the budget "
-        "of 4.0 GiB (half of this machine's 8.0 GiB; FINTRADE_MAX_MEMORY sets it); use fewer combinations or "
-        "symbols or a shorter range, or raise the budget (FINTRADE_MAX_MEMORY=10G or fintrade backtest "
-        "--max-memory 10G)"
+        "the grid of 90,000 combinations x 2 symbols x 504 bars needs about 1.1 GiB of memory, over the budget "
+        "of 512.0 MiB (half of this machine's 1.0 GiB; FINTRADE_MAX_MEMORY sets it); use fewer combinations or "
+        "symbols or a shorter range, or raise the budget (FINTRADE_MAX_MEMORY=2G or fintrade backtest "
+        "--max-memory 2G)"
     )
 
 
 def test_the_grid_estimate_is_the_measured_line() -> None:
-    # 0.36 GiB of fixed cost plus 112 bytes per column-bar (see fintrade.sweep.BYTES_PER_COLUMN_BAR).
-    assert fintrade.sweep.grid_memory(400, 5, 1258) == 385 * 2**20 + 112 * 400 * 5 * 1258
+    # 0.36 GiB of fixed cost, 16 bytes per combination-bar of returns, and 112 bytes per column-bar
+    # of the block computed at once (see fintrade.sweep.BYTES_PER_COLUMN_BAR).
+    assert fintrade.sweep.grid_memory(400, 5, 1258) == 385 * 2**20 + 16 * 400 * 1258 + 112 * 5 * 1258
+    assert fintrade.sweep.grid_memory(400, 5, 1258, block=400) == 385 * 2**20 + 16 * 400 * 1258 + 112 * 400 * 5 * 1258
     check_grid_memory(1, 1, 10)  # nothing to refuse
 
 
@@ -650,7 +653,7 @@ def test_the_memory_budget_from_the_environment_and_the_cli(
     monkeypatch.setenv("FINTRADE_MAX_MEMORY", "100M")  # restored after the test, whatever the CLI sets
     path = write_strategy(tmp_path, GRID)
     expected = (
-        "the grid of 12 combinations x 2 symbols x 504 bars needs about 386.3 MiB of memory, over the budget of "
+        "the grid of 12 combinations x 2 symbols x 504 bars needs about 385.2 MiB of memory, over the budget of "
         "{budget} ({origin}); use fewer combinations or symbols or a shorter range, or raise the budget "
         "(FINTRADE_MAX_MEMORY=1G or fintrade backtest --max-memory 1G)"
     )

@@ -19,7 +19,7 @@ from packaging.requirements import Requirement
 ROOT = Path(__file__).resolve().parents[1]
 LOCK = ROOT / "constraints.txt"
 # The extras the Makefile's setup-dev installs: the lock must cover every package they name.
-LOCKED_EXTRAS = ("dev", "yahoo", "bybit", "llm", "lexicon", "docs")
+LOCKED_EXTRAS = ("dev", "yahoo", "bybit", "llm", "lexicon", "docs", "ray")
 
 
 def canonical(name: str) -> str:

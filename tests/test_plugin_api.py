@@ -162,6 +162,7 @@ def test_an_incompatible_plugin_is_listed_with_both_versions(site: Path) -> None
         "hooks": ["fintrade_register_commands", "fintrade_signal_models"],
         "provides": {},
         "error": "supports plugin API '>=2.0,<3'; this fintrade provides '1.0'",
+        "plugin_api": ">=2.0,<3",
     }
     assert listed["current"]["status"] == "ok"
     assert listed["current"]["provides"] == {"aggregators": ["current-first"]}

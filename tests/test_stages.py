@@ -1,4 +1,4 @@
-"""A backtest runs in stages: prepare (names only) -> load -> compute_signals -> simulate -> evaluate.
+"""A backtest runs in stages: prepare (names only) -> load -> sweep -> evaluate.
 
 Everything a strategy names is resolved by :func:`fintrade.evaluation.prepare` before any data
 source is called, by ``fintrade backtest`` and ``fintrade check`` alike.
@@ -14,7 +14,7 @@ import pytest
 from fintrade import Significance
 from fintrade.cli.backtest_cmd import strategy_parameters
 from fintrade.errors import ConfigError
-from fintrade.evaluation import compute_signals, evaluate, load, prepare, run_backtest, simulate
+from fintrade.evaluation import evaluate, load, prepare, run_backtest, sweep
 from fintrade.registry import Registry, get_registry
 from fintrade.strategy import SETTINGS, Strategy, signal
 from tests.conftest import MemorySource
@@ -109,9 +109,9 @@ def test_the_stages_called_one_by_one_give_run_backtest(core_registry: Registry)
     strategy = _strategy(grid={"sma-cross.fast": [5, 10]}, significance=Significance(record_trials=False))
     plan = prepare(strategy, core_registry)
     market = load(plan, core_registry)
-    positions = compute_signals(plan, core_registry, market)
-    staged = evaluate(plan, market, positions, simulate(plan, market, positions))
-    assert market.symbols == ["AAA", "BBB"] and positions.frame.shape == (len(market.index), 4)
+    grid = sweep(plan, core_registry, market)
+    staged = evaluate(plan, core_registry, market, grid)
+    assert market.symbols == ["AAA", "BBB"] and grid.returns.shape == (len(market.index), 2)
     assert json.dumps(staged.to_dict()) == json.dumps(run_backtest(strategy, core_registry).to_dict())
 
 

@@ -39,7 +39,16 @@ def backtest(
     max_memory: str | None = typer.Option(
         None,
         "--max-memory",
-        help="Refuse a grid estimated above this memory (8G, 512M); default FINTRADE_MAX_MEMORY, else half the RAM.",
+        help="Memory budget the sweep's blocks are sized to (8G, 512M); default FINTRADE_MAX_MEMORY, else half RAM.",
+    ),
+    executor: str | None = typer.Option(
+        None,
+        "--executor",
+        help="Where the sweep runs: local, processes (this machine's cores) or ray; default the strategy's "
+        "executor, else FINTRADE_EXECUTOR, else local.",
+    ),
+    ray_address: str | None = typer.Option(
+        None, "--ray-address", help="The Ray cluster to join (auto, host:port); implies --executor ray."
     ),
 ) -> None:
     """Backtest a strategy: splits, walk-forward, regimes and cost sensitivity, after costs."""
@@ -51,6 +60,7 @@ def backtest(
     from fintrade.cli.plugins_cmd import describe_plugins
     from fintrade.comparison import run_with_baselines
     from fintrade.evaluation import run_backtest
+    from fintrade.executors import executor_from
     from fintrade.loading import load_strategy
     from fintrade.manifest import build_manifest, manifest_path, write_json_atomic
     from fintrade.plugin_manager import register_module_plugin
@@ -68,18 +78,21 @@ def backtest(
     if loaded.has_inline_plugin:
         register_module_plugin(pm, loaded.module, str(loaded.path), "strategy file")
     registry = Registry(pm)
+    runner = executor_from(executor if executor is not None else loaded.strategy.executor, ray_address)
     with console.status("backtesting") as status:
         result, _ = run_with_baselines(
             loaded.strategy,
             registry,
-            lambda strategy: run_backtest(strategy, registry, progress=lambda stage: status.update(stage)),
+            lambda strategy: run_backtest(
+                strategy, registry, progress=lambda stage: status.update(stage), executor=runner
+            ),
         )
     manifest = build_manifest(
         strategy_path=loaded.path,
         strategy_name=result.strategy,
         plugins=describe_plugins(),
         data_hashes=result.data_hashes,
-        parameters={**strategy_parameters(loaded.strategy), "chosen": result.chosen},
+        parameters={**strategy_parameters(loaded.strategy), "executor": runner.describe(), "chosen": result.chosen},
         seed=loaded.strategy.seed,
     )
     result = dataclasses.replace(result, manifest=manifest)

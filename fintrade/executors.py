@@ -1,0 +1,266 @@
+"""Where the chunks of a sweep, a walk-forward or a scoring run execute.
+
+Three executors run the same chunk functions and give the same results:
+
+- ``local`` (the default): one chunk after another in this process; Ray is never imported.
+- ``processes``: a pool of forked processes on this machine's cores. Forking hands each worker
+  the strategy, the plugins and the bars without pickling them.
+- ``ray``: tasks on a Ray cluster (``address="auto"`` or ``"host:port"``), or on a Ray started
+  here when no address is given. What every task shares (the bars) goes into the object store
+  once; each task carries only its chunk.
+
+A chunk whose worker dies (killed, out of memory) is retried up to :data:`MAX_RETRIES` times;
+one that still fails, or raises, stops the run with a :class:`ChunkFailed` that names it. A
+run never returns partial results: either every chunk's result is yielded or it raises.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import multiprocessing
+import os
+from collections.abc import Callable, Iterator, Sequence
+from concurrent.futures import FIRST_COMPLETED, Future, ProcessPoolExecutor, wait
+from concurrent.futures.process import BrokenProcessPool
+from dataclasses import dataclass
+from typing import Any, TypeVar
+
+from fintrade.errors import ConfigError, FintradeError
+
+EXECUTORS: tuple[str, ...] = ("local", "processes", "ray")
+MAX_RETRIES = 2
+"""Times a chunk is run again after its worker died; bounded so that a chunk that always kills
+its worker (out of memory) fails the run instead of looping."""
+
+Chunk = TypeVar("Chunk")
+Result = TypeVar("Result")
+Shared = TypeVar("Shared")
+
+
+class ChunkFailed(FintradeError):
+    """A chunk failed for good: it raised, or its worker died more than :data:`MAX_RETRIES` times."""
+
+
+@dataclass(frozen=True)
+class Executor:
+    """Which executor runs the chunks, and where.
+
+    ``workers``: processes in the pool, or Ray CPUs started for a local Ray (None: every core).
+    ``address``: the Ray cluster to join (``"auto"``, ``"host:port"``); None starts a local one.
+    """
+
+    name: str = "local"
+    address: str | None = None
+    workers: int | None = None
+
+    def __post_init__(self) -> None:
+        if self.name not in EXECUTORS:
+            raise ConfigError(f"unknown executor {self.name!r}: choose one of {', '.join(EXECUTORS)}")
+        if self.address is not None and self.name != "ray":
+            raise ConfigError(f"a Ray address ({self.address!r}) needs the ray executor, not {self.name!r}")
+        if self.workers is not None and (isinstance(self.workers, bool) or int(self.workers) < 1):
+            raise ConfigError(f"executor workers must be a positive integer, got {self.workers!r}")
+
+    @property
+    def parallel(self) -> int:
+        """How many chunks run at once (what chunk sizes are planned for)."""
+        if self.name == "local":
+            return 1
+        return self.workers or os.cpu_count() or 1
+
+    def describe(self) -> dict[str, Any]:
+        """For the run manifest."""
+        return {"name": self.name, "address": self.address, "workers": self.workers}
+
+
+def executor_from(setting: Executor | str | None, address: str | None = None) -> Executor:
+    """An :class:`Executor` from a strategy's or the command line's setting (``"ray"``, an Executor)."""
+    if isinstance(setting, Executor):
+        return setting if address is None else Executor(setting.name, address, setting.workers)
+    if setting is None:
+        setting = os.environ.get("FINTRADE_EXECUTOR", "").strip() or ("ray" if address else "local")
+    if not isinstance(setting, str):
+        raise ConfigError(f"executor = {setting!r}: give 'local', 'processes', 'ray' or Executor(...)")
+    return Executor(setting, address)
+
+
+_active = Executor()
+
+
+def active() -> Executor:
+    """The executor of the run in progress (plugins read it to run their own batch work on it)."""
+    return _active
+
+
+@contextlib.contextmanager
+def using(executor: Executor) -> Iterator[Executor]:
+    """Make ``executor`` the active one for the duration of a run."""
+    global _active
+    previous, _active = _active, executor
+    try:
+        yield executor
+    finally:
+        _active = previous
+
+
+def run_chunks(
+    executor: Executor,
+    function: Callable[[Shared, Chunk], Result],
+    shared: Shared,
+    chunks: Sequence[Chunk],
+    *,
+    name: Callable[[Chunk], str] = str,
+) -> Iterator[tuple[int, Result]]:
+    """``(position, function(shared, chunk))`` for every chunk, as each finishes.
+
+    Results are yielded, not collected, so that a caller can reduce or store each one and let it
+    go before the next arrives.
+    """
+    if executor.name == "local" or (len(chunks) <= 1 and executor.name == "processes"):
+        for position, chunk in enumerate(chunks):
+            yield position, _call(function, shared, chunk, name)
+    elif executor.name == "processes":
+        yield from _run_processes(executor, function, shared, chunks, name)
+    else:
+        yield from _run_ray(executor, function, shared, chunks, name)
+
+
+def _call(
+    function: Callable[[Shared, Chunk], Result], shared: Shared, chunk: Chunk, name: Callable[[Chunk], str]
+) -> Result:
+    try:
+        return function(shared, chunk)
+    except FintradeError:
+        raise
+    except Exception as exc:  # a plugin's bug: say which chunk, keep the cause chained
+        raise ChunkFailed(f"{name(chunk)} failed: {type(exc).__name__}: {exc}") from exc
+
+
+# Forked workers find what every chunk shares here: fork copies it, nothing is pickled.
+_forked: tuple[Callable[..., Any], Any] | None = None
+
+
+def _forked_call(chunk: Any) -> Any:
+    assert _forked is not None
+    function, shared = _forked
+    return function(shared, chunk)
+
+
+def _run_processes(
+    executor: Executor,
+    function: Callable[[Shared, Chunk], Result],
+    shared: Shared,
+    chunks: Sequence[Chunk],
+    name: Callable[[Chunk], str],
+) -> Iterator[tuple[int, Result]]:
+    global _forked
+    if "fork" not in multiprocessing.get_all_start_methods():
+        raise ConfigError("the processes executor needs fork (Linux, macOS); use local or ray here")
+    context = multiprocessing.get_context("fork")
+    pending = list(range(len(chunks)))
+    deaths = {position: 0 for position in pending}
+    _forked = (function, shared)
+    try:
+        while pending:
+            with ProcessPoolExecutor(max_workers=min(executor.parallel, len(pending)), mp_context=context) as pool:
+                futures: dict[Future[Any], int] = {pool.submit(_forked_call, chunks[p]): p for p in pending}
+                broken: list[int] = []
+                while futures:
+                    complete, _ = wait(futures, return_when=FIRST_COMPLETED)
+                    for future in complete:
+                        position = futures.pop(future)
+                        try:
+                            result = future.result()
+                        except BrokenProcessPool:
+                            broken.append(position)
+                            continue
+                        except FintradeError:
+                            raise
+                        except Exception as exc:
+                            raise ChunkFailed(f"{name(chunks[position])} failed: {type(exc).__name__}: {exc}") from exc
+                        pending.remove(position)
+                        yield position, result
+            # A dead worker breaks the whole pool: every chunk it had not finished runs again in a
+            # fresh one, and counts a death against its retries.
+            for position in broken:
+                deaths[position] += 1
+                if deaths[position] > MAX_RETRIES:
+                    raise ChunkFailed(
+                        f"{name(chunks[position])} failed: its worker process died {deaths[position]} times "
+                        f"(killed, or out of memory); lower the memory budget (--max-memory) for smaller chunks"
+                    )
+    finally:
+        _forked = None
+
+
+def ray_session(address: str | None, workers: int | None = None) -> Any:
+    """Ray, connected: to ``address``, or to a Ray started here with ``workers`` CPUs."""
+    try:
+        import ray
+    except ImportError as exc:
+        raise ConfigError("the ray executor needs Ray: pip install 'fintrade[ray]'") from exc
+    if not ray.is_initialized():
+        if address is not None:
+            ray.init(address=address, log_to_driver=False)
+        else:
+            ray.init(num_cpus=workers, include_dashboard=False, log_to_driver=False)
+    return ray
+
+
+def _run_ray(
+    executor: Executor,
+    function: Callable[[Shared, Chunk], Result],
+    shared: Shared,
+    chunks: Sequence[Chunk],
+    name: Callable[[Chunk], str],
+) -> Iterator[tuple[int, Result]]:
+    ray = ray_session(executor.address, executor.workers)
+    from ray.exceptions import OutOfMemoryError, RayTaskError, WorkerCrashedError
+
+    _pickle_strategies_by_value(shared)
+    shared_ref = ray.put(shared)  # once: every task reads the same copy from the object store
+    remote = ray.remote(max_retries=MAX_RETRIES, retry_exceptions=False)(function)
+    refs = {remote.remote(shared_ref, chunk): position for position, chunk in enumerate(chunks)}
+    try:
+        while refs:
+            ready, _ = ray.wait(list(refs), num_returns=1)
+            for ref in ready:
+                position = refs.pop(ref)
+                try:
+                    result = ray.get(ref)
+                except OutOfMemoryError as exc:
+                    raise ChunkFailed(
+                        f"{name(chunks[position])} ran out of memory on its worker {MAX_RETRIES + 1} times; "
+                        f"lower the memory budget (--max-memory) for smaller chunks"
+                    ) from exc
+                except WorkerCrashedError as exc:
+                    raise ChunkFailed(
+                        f"{name(chunks[position])} failed: its worker died {MAX_RETRIES + 1} times"
+                    ) from exc
+                except RayTaskError as exc:
+                    cause = exc.cause if isinstance(exc.cause, BaseException) else exc
+                    if isinstance(cause, FintradeError):
+                        raise cause from None
+                    raise ChunkFailed(f"{name(chunks[position])} failed: {type(cause).__name__}: {cause}") from exc
+                yield position, result
+    finally:
+        for ref in refs:
+            ray.cancel(ref, force=True)
+
+
+def _pickle_strategies_by_value(shared: Any) -> None:
+    """Strategy classes live in files the workers cannot import: ship their modules by value."""
+    from ray import cloudpickle
+
+    from fintrade.strategy import Strategy
+
+    for value in vars(shared).values() if hasattr(shared, "__dict__") else ():
+        strategy = getattr(value, "strategy", value)
+        if isinstance(strategy, Strategy):
+            for cls in type(strategy).__mro__:
+                module = cls.__module__
+                if module.startswith("fintrade_strategy_") or module == "__main__":
+                    import sys
+
+                    if module in sys.modules and module != "__main__":
+                        cloudpickle.register_pickle_by_value(sys.modules[module])
