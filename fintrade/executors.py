@@ -249,18 +249,20 @@ def _run_ray(
 
 
 def _pickle_strategies_by_value(shared: Any) -> None:
-    """Strategy classes live in files the workers cannot import: ship their modules by value."""
+    """Ship the modules strategies are written in by value: a strategy file, a notebook or a test
+    module is not importable on a worker, and its inline plugins' functions live there too."""
+    import sys
+
     from ray import cloudpickle
 
     from fintrade.strategy import Strategy
 
     for value in vars(shared).values() if hasattr(shared, "__dict__") else ():
         strategy = getattr(value, "strategy", value)
-        if isinstance(strategy, Strategy):
-            for cls in type(strategy).__mro__:
-                module = cls.__module__
-                if module.startswith("fintrade_strategy_") or module == "__main__":
-                    import sys
-
-                    if module in sys.modules and module != "__main__":
-                        cloudpickle.register_pickle_by_value(sys.modules[module])
+        if not isinstance(strategy, Strategy):
+            continue
+        for cls in type(strategy).__mro__:
+            module = sys.modules.get(cls.__module__)
+            name = cls.__module__
+            if module is not None and name not in ("__main__", "builtins") and name.split(".")[0] != "fintrade":
+                cloudpickle.register_pickle_by_value(module)

@@ -35,7 +35,7 @@ from fintrade.cache import cache_root
 from fintrade.errors import ConfigError
 from fintrade.executors import Executor, run_chunks
 from fintrade.metrics import bar_returns
-from fintrade.registry import Registry, get_registry
+from fintrade.registry import Registry
 from fintrade.screening import sleeve_values
 from fintrade.sweep import (
     BASE_MEMORY,
@@ -73,8 +73,7 @@ class _Shared:
 
     plan: Plan
     market: Market
-    #: None on Ray: workers build their own from the installed plugins.
-    registry: Registry | None
+    registry: Registry
 
 
 @dataclass(frozen=True)
@@ -101,8 +100,7 @@ def block_positions(
 
 def _sweep_block(shared: _Shared, combinations: range) -> _Block:
     plan, market = shared.plan, shared.market
-    registry = shared.registry if shared.registry is not None else get_registry()
-    positions, cutoff = block_positions(plan, registry, market, combinations)
+    positions, cutoff = block_positions(plan, shared.registry, market, combinations)
     n_symbols = len(market.symbols)
     values = sleeve_values(
         positions.to_numpy(dtype=float),
@@ -122,8 +120,17 @@ def _sweep_block(shared: _Shared, combinations: range) -> _Block:
 
 def block_size(n_combinations: int, n_symbols: int, n_bars: int, parallel: int) -> int:
     """Combinations per block: what the memory budget leaves after the grid's returns, shared
-    among ``parallel`` workers, at most :data:`MAX_BLOCK_COLUMNS` columns."""
+    among ``parallel`` workers, at most :data:`MAX_BLOCK_COLUMNS` columns.
+
+    ``FINTRADE_BLOCK_SIZE`` (combinations) overrides it: smaller blocks spread a small grid over
+    more Ray workers, and tests cut grids at chosen places.
+    """
     check_grid_memory(n_combinations, n_symbols, n_bars)
+    setting = os.environ.get("FINTRADE_BLOCK_SIZE", "").strip()
+    if setting:
+        if not setting.isdigit() or int(setting) < 1:
+            raise ConfigError(f"FINTRADE_BLOCK_SIZE {setting!r} is not a number of combinations (a positive integer)")
+        return min(int(setting), n_combinations)
     budget, _ = memory_budget()
     per_combination = BYTES_PER_COLUMN_BAR * n_symbols * n_bars
     largest = max(1, MAX_BLOCK_COLUMNS // n_symbols)
@@ -218,7 +225,7 @@ def sweep_grid(
         else:
             todo.append(combinations)
     finished = len(blocks) - len(todo)
-    shared = _Shared(plan, market, registry if executor.name != "ray" else None)
+    shared = _Shared(plan, market, registry)
     for position, result in run_chunks(
         executor,
         _sweep_block,

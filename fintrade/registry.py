@@ -133,6 +133,10 @@ class Registry:
         self.aggregators: Kind[Aggregator] = kinds["aggregators"]
         self.cost_presets: Kind[CostPreset] = kinds["cost_presets"]
 
+    def __getstate__(self) -> dict[str, Any]:
+        # Workers on other processes (Ray) get the resolved records, not the plugin manager.
+        return {**self.__dict__, "pm": None}
+
     def kinds(self) -> dict[str, Kind[Any]]:
         return {attr: getattr(self, attr) for attr in HOOKS}
 
