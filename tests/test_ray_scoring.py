@@ -6,8 +6,10 @@ sample source; the model is the bundled tweet adapter (offline).
 
 from __future__ import annotations
 
+import dataclasses
 import subprocess
 import sys
+import tempfile
 from collections.abc import Iterator
 from pathlib import Path
 
@@ -18,8 +20,10 @@ import pytest
 ray = pytest.importorskip("ray")
 pytest.importorskip("torch")
 
-from fintrade_sentiment import llm  # noqa: E402
+from fintrade_sentiment import distributed, llm  # noqa: E402
+from fintrade_sentiment.classifier import resolve_classifier  # noqa: E402
 from fintrade_sentiment.distributed import Placement, placement  # noqa: E402
+from fintrade_sentiment.errors import SentimentModelError  # noqa: E402
 from fintrade_sentiment.score_cache import ScoreCache, score_cache_path  # noqa: E402
 
 from fintrade.errors import ConfigError  # noqa: E402
@@ -86,6 +90,42 @@ def test_ray_scores_equal_local_ones_fill_the_cache_and_a_rerun_scores_nothing(
     again, rescored = scored_by(lambda: llm.score_texts(texts, device="cpu", memory=False, executor="ray"))
     assert rescored == 0
     np.testing.assert_array_equal(again.probabilities, local.probabilities)
+
+
+def test_an_error_on_a_worker_reaches_the_driver_as_itself(ray_cluster, monkeypatch) -> None:
+    # A cluster node without the model's folder (and nothing shipped: a local Ray shares files).
+    spec = resolve_classifier(None)
+    tokenizer = distributed.load_tokenizer(spec)  # the driver has the model; the "node" has not
+    monkeypatch.setattr(distributed, "load_tokenizer", lambda _spec: tokenizer)
+    elsewhere = dataclasses.replace(spec, path="/nonexistent/tweets-minilm-lora")
+    texts = ["shares jump on earnings", "guidance cut"]
+    kept: list[dict] = []
+    with pytest.raises(SentimentModelError, match=r"its folder /nonexistent/tweets-minilm-lora is not on Ray node"):
+        distributed.score_on_ray(
+            Executor("ray"),
+            elsewhere,
+            "float32",
+            "cpu",
+            8,
+            texts,
+            [llm.text_hash(t) for t in texts],
+            kept.append,
+            write_every=16,
+        )
+    assert kept == []
+
+
+def test_a_node_without_the_artifact_writes_the_shipped_files_once_and_loads_from_there(tmp_path, monkeypatch):
+    monkeypatch.setattr(tempfile, "tempdir", str(tmp_path))
+    spec = resolve_classifier(None)
+    files = distributed.folder_files(spec.path)
+    assert "adapter_model.safetensors" in files and "fintrade_manifest.json" in files
+    elsewhere = dataclasses.replace(spec, path=str(tmp_path / "not-here"))
+    here = distributed.model_folder(elsewhere, files)
+    assert Path(here.path).parent.parent == tmp_path and here.identity == spec.identity
+    assert distributed.folder_files(here.path) == files
+    assert distributed.model_folder(elsewhere, files) == here  # the second actor on the node reuses it
+    assert distributed.model_folder(spec, files) is spec  # where the folder exists nothing is written
 
 
 def test_local_scoring_never_imports_ray(tmp_path) -> None:

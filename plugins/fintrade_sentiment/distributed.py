@@ -17,20 +17,31 @@ and the precision can use one; otherwise actors on CPUs, as many as the executor
 the cluster's CPUs), each with its share of the CPUs as torch threads. A worker that dies is
 restarted and its batches retried at most :data:`fintrade.executors.MAX_RETRIES` times.
 
+On a cluster joined by address, other nodes may not have the model's folder (an artifact
+trained on the driver's machine): an artifact's files travel once through the object store, and
+an actor on a node without the folder writes them to a local folder keyed by the model's
+identity and loads from there. A plain model folder (a hub snapshot) does not travel: it must be
+on every node.
+
 Ray is imported here only, and this module only when the executor is ``ray``.
 """
 
 from __future__ import annotations
 
 import contextlib
+import dataclasses
 import logging
+import shutil
+import tempfile
 import warnings
 from collections.abc import Callable, Iterator, Sequence
 from dataclasses import dataclass
+from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 from fintrade.errors import ConfigError, FintradeError
 from fintrade.executors import MAX_RETRIES, ChunkFailed, Executor, ray_session
+from fintrade_sentiment.errors import SentimentModelError
 
 if TYPE_CHECKING:
     import numpy as np
@@ -43,6 +54,8 @@ GPU_BATCHES_PER_CALL = 16
 milliseconds, so it takes several at a time and the per-call overhead stays small."""
 CPU_BATCHES_PER_CALL = 1
 """On a CPU one batch of 64 tweets takes about a second: one per call."""
+SHIPPED_MODELS_DIR = "fintrade-models"
+"""Under the temporary directory of a node without the model's folder: the shipped copies."""
 MAX_BLOCKS = 1000
 """Dataset blocks at most. A block is the unit handed to an actor and the unit of progress."""
 
@@ -116,20 +129,77 @@ def load_tokenizer(spec: ClassifierSpec) -> Any:
     return AutoTokenizer.from_pretrained(spec.path, trust_remote_code=False, local_files_only=True)
 
 
+def folder_files(folder: str) -> dict[str, bytes]:
+    """Every file under ``folder``, by path relative to it (an artifact, to ship to other nodes)."""
+    root = Path(folder)
+    return {str(p.relative_to(root)): p.read_bytes() for p in sorted(root.rglob("*")) if p.is_file()}
+
+
+def model_folder(spec: ClassifierSpec, files: dict[str, bytes] | None) -> ClassifierSpec:
+    """``spec`` as this node can load it: as is where its folder exists, else from the shipped ``files``."""
+    if Path(spec.path).is_dir():
+        return spec
+    if files is None:
+        import socket
+
+        raise SentimentModelError(
+            f"model {spec.name!r}: its folder {spec.path} is not on Ray node {socket.gethostname()}; "
+            "install the model there too, or put it on a file system every node shares"
+        )
+    target = Path(tempfile.gettempdir()) / SHIPPED_MODELS_DIR / spec.identity
+    if not target.is_dir():
+        target.parent.mkdir(parents=True, exist_ok=True)
+        partial = Path(tempfile.mkdtemp(prefix=f".{spec.identity}-", dir=target.parent))
+        for name, data in files.items():
+            (partial / name).parent.mkdir(parents=True, exist_ok=True)
+            (partial / name).write_bytes(data)
+        try:
+            partial.rename(target)  # whole or not at all: another actor on this node may race us
+        except OSError:
+            shutil.rmtree(partial, ignore_errors=True)
+    return dataclasses.replace(spec, path=str(target))
+
+
 class _Scorer:
     """A Ray Data actor: the classifier, loaded once per worker; each call scores planned batches."""
 
-    def __init__(self, spec: ClassifierSpec, precision: str, device: str, batch_size: int, threads: int) -> None:
+    def __init__(
+        self,
+        spec: ClassifierSpec,
+        precision: str,
+        device: str,
+        batch_size: int,
+        threads: int,
+        files: Any = None,
+    ) -> None:
+        import ray
         import torch
 
         from fintrade_sentiment import llm
 
         if device == "cpu":
             torch.set_num_threads(threads)
-        self.classifier = llm._classifier(spec, precision, device)
         self.batch_size = batch_size
+        self.failed: Exception | None = None
+        try:
+            if not Path(spec.path).is_dir():
+                spec = model_folder(spec, ray.get(files) if files is not None else None)
+            self.classifier = llm._classifier(spec, precision, device)
+        except Exception as exc:
+            # Raised from __init__, Ray keeps only its text; raised from a call, the driver gets the
+            # exception itself (a SentimentModelError stays one) and the run stops at once.
+            self.failed = exc
 
     def __call__(self, batch: dict[str, np.ndarray]) -> dict[str, np.ndarray]:
+        try:
+            if self.failed is not None:
+                raise self.failed
+            return self._score(batch)
+        except Exception as exc:
+            # Carried back as data: Ray hands the driver only the text of an exception a UDF raises.
+            return _rows([], None, error=_pickled(exc))
+
+    def _score(self, batch: dict[str, np.ndarray]) -> dict[str, np.ndarray]:
         import numpy as np
 
         from fintrade_sentiment.inference import class_probabilities
@@ -140,13 +210,40 @@ class _Scorer:
             # Already in the planned order and within the limits: this runs as one model batch.
             values.append(class_probabilities(self.classifier, [str(t) for t in texts], batch_size=self.batch_size))
             hashes.extend(bytes(k) for k in keys)
-        probabilities = np.vstack(values) if values else np.zeros((0, 3))
-        return {
-            "hash": np.array(hashes, dtype=object),
-            "p_negative": probabilities[:, 0],
-            "p_neutral": probabilities[:, 1],
-            "p_positive": probabilities[:, 2],
-        }
+        return _rows(hashes, np.vstack(values) if values else None)
+
+
+def _rows(hashes: list[bytes], probabilities: np.ndarray | None, error: bytes = b"") -> dict[str, np.ndarray]:
+    """The actors' output: a hash and three probabilities per text, or one row with an error."""
+    import numpy as np
+
+    if probabilities is None:
+        probabilities = np.zeros((0 if not error else 1, 3))
+        hashes = [b""] if error else []
+    return {
+        "hash": np.array(hashes, dtype=object),
+        "p_negative": probabilities[:, 0],
+        "p_neutral": probabilities[:, 1],
+        "p_positive": probabilities[:, 2],
+        "error": np.array([error] * len(hashes), dtype=object),
+    }
+
+
+def _pickled(exc: Exception) -> bytes:
+    import pickle
+
+    try:
+        return pickle.dumps(exc)
+    except Exception:  # an exception that does not pickle travels as its text
+        return pickle.dumps(RuntimeError(f"{type(exc).__name__}: {exc}"))
+
+
+def _raise_carried(errors: Any) -> None:
+    import pickle
+
+    for error in errors:
+        if error:
+            raise pickle.loads(error)
 
 
 def score_on_ray(
@@ -177,6 +274,8 @@ def score_on_ray(
         return where
     where = Placement(min(where.actors, len(planned)), where.cpus, where.gpus, where.device, where.batches_per_call)
     items = [{"texts": [texts[i] for i in rows], "hashes": [hashes[i] for i in rows]} for rows in planned]
+    # A local Ray shares this file system; a cluster's other nodes may not have the artifact.
+    files = ray.put(folder_files(spec.path)) if executor.address is not None and spec.artifact else None
     pending: dict[bytes, Probabilities] = {}
     with _quiet_ray_data(ray_data.DataContext.get_current()):
         dataset = ray_data.from_items(items, override_num_blocks=min(len(items), MAX_BLOCKS))
@@ -184,9 +283,11 @@ def score_on_ray(
         # retries pass as Ray remote arguments, deprecated in name only until Ray 2.64.
         with warnings.catch_warnings():
             warnings.filterwarnings("ignore", message=".*ray_remote_args.*deprecated", category=DeprecationWarning)
-            scored = _map(dataset, ray_data.ActorPoolStrategy(size=where.actors), where, spec, precision, batch_size)
+            pool = ray_data.ActorPoolStrategy(size=where.actors)
+            scored = _map(dataset, pool, where, spec, precision, batch_size, files)
         try:
             for batch in scored.iter_batches(batch_size=None, batch_format="numpy"):
+                _raise_carried(batch["error"])
                 rows = {
                     bytes(h): (float(n), float(u), float(p))
                     for h, n, u, p in zip(
@@ -214,7 +315,9 @@ def score_on_ray(
     return where
 
 
-def _map(dataset: Any, compute: Any, where: Placement, spec: ClassifierSpec, precision: str, batch_size: int) -> Any:
+def _map(
+    dataset: Any, compute: Any, where: Placement, spec: ClassifierSpec, precision: str, batch_size: int, files: Any
+) -> Any:
     return dataset.map_batches(
         _Scorer,
         fn_constructor_kwargs={
@@ -223,6 +326,7 @@ def _map(dataset: Any, compute: Any, where: Placement, spec: ClassifierSpec, pre
             "device": where.device,
             "batch_size": batch_size,
             "threads": where.cpus,
+            "files": files,
         },
         batch_size=where.batches_per_call,
         batch_format="numpy",
