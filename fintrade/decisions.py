@@ -75,3 +75,20 @@ def decide(
         SIZINGS.index(sizing),
         bool(keep),
     )
+
+
+@njit(cache=True)
+def _value_range_nb(values: np.ndarray) -> tuple[float, float]:
+    lowest, highest = np.inf, -np.inf
+    for value in values:
+        if value < lowest:
+            lowest = value
+        if value > highest:
+            highest = value
+    return lowest, highest
+
+
+def value_range(values: np.ndarray) -> tuple[float, float]:
+    """The smallest and largest value ignoring NaN (``(inf, -inf)`` for none): the bounds checks
+    on scores and positions, in one pass over a block without the copies ``abs`` would make."""
+    return _value_range_nb(np.asarray(values, dtype=float).ravel(order="K"))

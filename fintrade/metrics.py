@@ -19,6 +19,7 @@ Conventions (docs/index.md, "How the numbers are computed", says why):
 
 from __future__ import annotations
 
+from collections.abc import Collection
 from dataclasses import dataclass
 
 import numpy as np
@@ -130,6 +131,7 @@ def compute_metrics(
     mask: np.ndarray | None = None,
     *,
     weights: PortfolioWeights | None = None,
+    names: Collection[str] = METRICS,
 ) -> MetricTable:
     """Metrics for each column of ``returns`` (bars x curves) over the bars where ``mask`` is true.
 
@@ -138,48 +140,48 @@ def compute_metrics(
     ``n - 1`` returns. A window with no counted bar has every metric NaN (null in JSON).
     ``weights`` (:func:`portfolio_weights`) gives exposure and turnover; without it they are
     NaN. Masked-out bars count as flat for the equity curve, which is what a regime or fold
-    table means: only those bars' returns.
+    table means: only those bars' returns. ``names`` limits the work (and the table) to those
+    metrics: choosing among a grid needs one.
     """
     counted = ~np.isnan(returns).any(axis=1)
     if mask is not None:
         counted &= mask
     n = int(counted.sum())
     if n == 0:
-        return MetricTable({name: np.full(returns.shape[1], np.nan) for name in METRICS}, years=0.0)
+        return MetricTable({name: np.full(returns.shape[1], np.nan) for name in names}, years=0.0)
     selected = returns[counted]
-    flat = np.where(counted[:, None], returns, 0.0)
-    equity = np.cumprod(1.0 + flat, axis=0)
-    total = equity[-1] - 1.0
     years = n / periods_per_year
     nan = np.full(returns.shape[1], np.nan)
-    with np.errstate(divide="ignore", invalid="ignore", over="ignore"):
-        cagr = np.where(equity[-1] > 0, equity[-1] ** (1.0 / years) - 1.0, -1.0)
-        mean = selected.mean(axis=0)
-        # One return has no spread: volatility and the ratios need two.
-        std = selected.std(axis=0, ddof=1) if n > 1 else nan
-        downside = np.sqrt((np.minimum(selected, 0.0) ** 2).mean(axis=0))
-        scale = np.sqrt(periods_per_year)
-        # No deviation: a curve that never moves has ratios of 0; a return without risk has none.
-        flat = np.where(mean == 0, 0.0, np.nan)
-        sharpe = np.where(std > 0, mean / std * scale, flat)
-        sortino = np.where(downside > 0, mean / downside * scale, flat) if n > 1 else nan
-    # Drawdowns run from the window's starting equity of 1 (a loss on its first bar counts).
-    peak = np.maximum(np.maximum.accumulate(equity, axis=0), 1.0)
-    values = {
-        "total_return": total,
-        "cagr": cagr,
-        "sharpe": sharpe,
-        "sortino": sortino,
-        "max_drawdown": (equity / peak - 1.0).min(axis=0),
-        "volatility": std * scale,
-    }
+    values: dict[str, np.ndarray] = {}
+    if {"total_return", "cagr", "max_drawdown"} & set(names):
+        equity = np.cumprod(1.0 + np.where(counted[:, None], returns, 0.0), axis=0)
+        values["total_return"] = equity[-1] - 1.0
+        with np.errstate(divide="ignore", invalid="ignore", over="ignore"):
+            values["cagr"] = np.where(equity[-1] > 0, equity[-1] ** (1.0 / years) - 1.0, -1.0)
+        if "max_drawdown" in names:
+            # Drawdowns run from the window's starting equity of 1 (a loss on its first bar counts).
+            peak = np.maximum(np.maximum.accumulate(equity, axis=0), 1.0)
+            values["max_drawdown"] = (equity / peak - 1.0).min(axis=0)
+    if {"sharpe", "sortino", "volatility"} & set(names):
+        with np.errstate(divide="ignore", invalid="ignore", over="ignore"):
+            mean = selected.mean(axis=0)
+            # One return has no spread: volatility and the ratios need two.
+            std = selected.std(axis=0, ddof=1) if n > 1 else nan
+            scale = np.sqrt(periods_per_year)
+            # No deviation: a curve that never moves has ratios of 0; a return without risk has none.
+            still = np.where(mean == 0, 0.0, np.nan)
+            values["sharpe"] = np.where(std > 0, mean / std * scale, still)
+            if "sortino" in names:
+                downside = np.sqrt((np.minimum(selected, 0.0) ** 2).mean(axis=0))
+                values["sortino"] = np.where(downside > 0, mean / downside * scale, still) if n > 1 else nan
+            values["volatility"] = std * scale
     if weights is not None:
         values["exposure"] = weights.exposure[counted].mean(axis=0)
         # One-way: a round trip of the whole equity (buy 1, sell 1) is a turnover of 1.
         values["turnover"] = weights.traded[counted].sum(axis=0) / 2.0 / years
     else:
         values["exposure"] = values["turnover"] = nan.copy()
-    return MetricTable(values, years=years)
+    return MetricTable({name: values[name] for name in names}, years=years)
 
 
 SCORE_BLOCK = 2048
@@ -202,7 +204,7 @@ def window_scores(
     scores = np.empty(returns.shape[1])
     for start in range(0, returns.shape[1], SCORE_BLOCK):
         block = slice(start, start + SCORE_BLOCK)
-        scores[block] = compute_metrics(selected[:, block], periods_per_year, mask).values[name]
+        scores[block] = compute_metrics(selected[:, block], periods_per_year, mask, names=(name,)).values[name]
     return scores
 
 

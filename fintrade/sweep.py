@@ -210,10 +210,17 @@ def _distinct(param_sets: Sequence[Params]) -> tuple[list[Params], np.ndarray]:
     return unique, positions
 
 
+def value_range(values: np.ndarray) -> tuple[float, float]:
+    """The smallest and largest value ignoring NaN, in one pass (:func:`fintrade.decisions.value_range`)."""
+    from fintrade import decisions  # numba: imported when a sweep runs, not with the CLI
+
+    return decisions.value_range(values)
+
+
 def largest_magnitude(values: np.ndarray) -> float:
-    """The largest ``|value|`` ignoring NaN (0 for none), without an ``abs`` copy of a grid-sized array."""
-    flat = values.ravel(order="K")
-    return float(max(np.fmax.reduce(flat, initial=0.0), -np.fmin.reduce(flat, initial=0.0)))
+    """The largest ``|value|`` ignoring NaN (0 for none), in one pass without a copy of a grid-sized array."""
+    lowest, highest = value_range(values)
+    return max(highest, -lowest, 0.0)
 
 
 def _check_signal(signal: Signal, inputs: SignalInput, what: str, n_sets: int) -> None:
@@ -413,7 +420,7 @@ def target_positions(strategy: Strategy, combined: Signal, where: str) -> pd.Dat
     values = positions.to_numpy(dtype=float)
     if largest_magnitude(values) > 1.0 + 1e-9:
         raise ConfigError(f"{where}: positions() returned values outside [-1, 1]")
-    if strategy.direction == "long_only" and np.fmin.reduce(values.ravel(order="K"), initial=0.0) < 0:
+    if strategy.direction == "long_only" and value_range(values)[0] < 0:
         raise ConfigError(f"{where}: positions() returned short positions but direction is 'long_only'")
     if strategy.direction not in ("long_only", "long_short"):
         raise ConfigError(f"{where}: direction must be 'long_only' or 'long_short', got {strategy.direction!r}")
