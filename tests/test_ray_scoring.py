@@ -20,7 +20,7 @@ import pytest
 ray = pytest.importorskip("ray")
 pytest.importorskip("torch")
 
-from fintrade_sentiment import distributed, llm  # noqa: E402
+from fintrade_sentiment import distributed, inference, llm  # noqa: E402
 from fintrade_sentiment.classifier import resolve_classifier  # noqa: E402
 from fintrade_sentiment.distributed import Placement, placement  # noqa: E402
 from fintrade_sentiment.errors import SentimentModelError  # noqa: E402
@@ -53,6 +53,23 @@ def tweets() -> list[str]:
     return distinct.sample(n=48, random_state=1).tolist()
 
 
+class Bar:
+    """Stands in for the scoring progress bar."""
+
+    def __init__(self) -> None:
+        self.total, self.updates, self.closed = 0, [], False
+
+    def opened(self, total: int) -> Bar:
+        self.total = total
+        return self
+
+    def update(self, n: int) -> None:
+        self.updates.append(n)
+
+    def close(self) -> None:
+        self.closed = True
+
+
 def scored_by(work) -> tuple[llm.DocumentScores, int]:
     before = llm.STATS.scored
     result = work()
@@ -73,11 +90,15 @@ def test_ray_scores_equal_local_ones_fill_the_cache_and_a_rerun_scores_nothing(
     # The run's executor (no executor= argument) sends scoring to Ray's actors, whose processes
     # load the model themselves: the driver's loader is not called.
     monkeypatch.setattr(llm, "_classifier", no_model_in_the_driver)
+    bar = Bar()
+    monkeypatch.setattr(inference, "progress_bar", lambda total, name: bar.opened(total))
     with using(Executor("ray")):
         on_ray, scored = scored_by(
-            lambda: llm.score_texts(texts, device="cpu", memory=False, batch_size=8, progress=False)
+            lambda: llm.score_texts(texts, device="cpu", memory=False, batch_size=8, progress=True)
         )
     assert scored == len(tweets)
+    # One bar in the driver, advanced by the results of both actors as they arrived.
+    assert bar.total == sum(bar.updates) == len(tweets) and len(bar.updates) > 1 and bar.closed
     # The same model on the same device in the same batches: bit-identical, not merely close.
     np.testing.assert_array_equal(on_ray.probabilities, local.probabilities)
     np.testing.assert_array_equal(on_ray.score, local.score)

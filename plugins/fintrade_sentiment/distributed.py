@@ -356,10 +356,16 @@ def _user_cause(exc: BaseException) -> BaseException:
 
 @contextlib.contextmanager
 def _quiet_ray_data(context: Any) -> Iterator[None]:
-    """fintrade's own bar shows progress: no Ray Data bars or banners on the terminal meanwhile."""
-    logger = logging.getLogger("ray.data")
-    level = logger.level
-    logger.setLevel(logging.ERROR)
+    """fintrade's own bar shows progress: no Ray Data bars or banners on the terminal meanwhile.
+
+    Ray Data's warnings (an actor pool waiting for resources) still show; its notice that the
+    bars it would draw are off does not.
+    """
+    levels = {"ray.data": logging.WARNING, "ray.data._internal.progress": logging.ERROR}
+    loggers = {name: logging.getLogger(name) for name in levels}
+    saved_levels = {name: logger.level for name, logger in loggers.items()}
+    for name, logger in loggers.items():
+        logger.setLevel(levels[name])
     names = ("enable_progress_bars", "enable_operator_progress_bars", "print_on_execution_start")
     saved = {name: getattr(context, name) for name in names if hasattr(context, name)}
     for name in saved:
@@ -369,4 +375,5 @@ def _quiet_ray_data(context: Any) -> Iterator[None]:
     finally:
         for name, value in saved.items():
             setattr(context, name, value)
-        logger.setLevel(level)
+        for name, logger in loggers.items():
+            logger.setLevel(saved_levels[name])
