@@ -9,6 +9,7 @@ from __future__ import annotations
 
 from fintrade.api import PLUGIN_API
 from fintrade.errors import ConfigError, DataError, FintradeError, PluginError, StrategyError
+from fintrade.executors import Executor
 from fintrade.hookspecs import hookimpl
 from fintrade.strategy import Costs, Regimes, SignalSpec, Significance, Splits, Strategy, WalkForward, signal
 from fintrade.types import (
@@ -37,6 +38,7 @@ __all__ = [
     "DataSource",
     "Dataset",
     "DocumentsRequest",
+    "Executor",
     "FintradeError",
     "PluginError",
     "Regimes",

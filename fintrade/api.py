@@ -48,9 +48,11 @@ PUBLIC_MODULES: dict[str, str] = {
     "fintrade.models.quantization": "4-bit loading with bitsandbytes and its CPU fixes",
     "fintrade.models.errors": "`UnknownModelError`, `QuantizationUnavailableError`",
     "fintrade.models.markers": "the response markers of causal-LM (`sft`) adapters",
+    "fintrade.executors": "`active`, `Executor`, `ray_session`, `ChunkFailed`: batch work on the run's executor",
     "fintrade.testing": "the pytest plugin for plugin authors: fixtures and synthetic bars and documents",
     "fintrade.testing.conformance": (
-        "the conformance kit: `check_data_source`, `check_text_source`, `check_signal_model`, `check_aggregator`"
+        "the conformance kit: `check_data_source`, `check_text_source`, `check_signal_model`, `check_aggregator`, "
+        "`check_dataset`, `check_adapter_method`"
     ),
 }
 """Module name -> what a plugin uses it for. The order is the order docs/plugins.md lists them in."""

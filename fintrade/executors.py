@@ -110,11 +110,13 @@ def run_chunks(
     chunks: Sequence[Chunk],
     *,
     name: Callable[[Chunk], str] = str,
+    by_value: Sequence[Any] = (),
 ) -> Iterator[tuple[int, Result]]:
     """``(position, function(shared, chunk))`` for every chunk, as each finishes.
 
     Results are yielded, not collected, so that a caller can reduce or store each one and let it
-    go before the next arrives.
+    go before the next arrives. ``by_value``: objects (a strategy) whose modules Ray workers
+    cannot import, so they travel with the tasks.
     """
     if executor.name == "local" or (len(chunks) <= 1 and executor.name == "processes"):
         for position, chunk in enumerate(chunks):
@@ -122,7 +124,7 @@ def run_chunks(
     elif executor.name == "processes":
         yield from _run_processes(executor, function, shared, chunks, name)
     else:
-        yield from _run_ray(executor, function, shared, chunks, name)
+        yield from _run_ray(executor, function, shared, chunks, name, by_value)
 
 
 def _call(
@@ -186,8 +188,8 @@ def _run_processes(
                 deaths[position] += 1
                 if deaths[position] > MAX_RETRIES:
                     raise ChunkFailed(
-                        f"{name(chunks[position])} failed: its worker process died {deaths[position]} times "
-                        f"(killed, or out of memory); lower the memory budget (--max-memory) for smaller chunks"
+                        f"{name(chunks[position])} failed: its worker died {deaths[position]} times (killed, or out "
+                        f"of memory); lower the memory budget (--max-memory) for smaller blocks"
                     )
     finally:
         _forked = None
@@ -213,11 +215,12 @@ def _run_ray(
     shared: Shared,
     chunks: Sequence[Chunk],
     name: Callable[[Chunk], str],
+    by_value: Sequence[Any],
 ) -> Iterator[tuple[int, Result]]:
     ray = ray_session(executor.address, executor.workers)
     from ray.exceptions import OutOfMemoryError, RayTaskError, WorkerCrashedError
 
-    _pickle_strategies_by_value(shared)
+    _ship_by_value(by_value)
     shared_ref = ray.put(shared)  # once: every task reads the same copy from the object store
     remote = ray.remote(max_retries=MAX_RETRIES, retry_exceptions=False)(function)
     refs = {remote.remote(shared_ref, chunk): position for position, chunk in enumerate(chunks)}
@@ -231,11 +234,12 @@ def _run_ray(
                 except OutOfMemoryError as exc:
                     raise ChunkFailed(
                         f"{name(chunks[position])} ran out of memory on its worker {MAX_RETRIES + 1} times; "
-                        f"lower the memory budget (--max-memory) for smaller chunks"
+                        f"lower the memory budget (--max-memory) for smaller blocks"
                     ) from exc
                 except WorkerCrashedError as exc:
                     raise ChunkFailed(
-                        f"{name(chunks[position])} failed: its worker died {MAX_RETRIES + 1} times"
+                        f"{name(chunks[position])} failed: its worker died {MAX_RETRIES + 1} times (killed, or out "
+                        f"of memory); lower the memory budget (--max-memory) for smaller blocks"
                     ) from exc
                 except RayTaskError as exc:
                     cause = exc.cause if isinstance(exc.cause, BaseException) else exc
@@ -248,21 +252,16 @@ def _run_ray(
             ray.cancel(ref, force=True)
 
 
-def _pickle_strategies_by_value(shared: Any) -> None:
-    """Ship the modules strategies are written in by value: a strategy file, a notebook or a test
-    module is not importable on a worker, and its inline plugins' functions live there too."""
+def _ship_by_value(objects: Sequence[Any]) -> None:
+    """Ship the modules these objects' classes are written in by value: a strategy file, a notebook
+    or a test module is not importable on a worker, and its inline plugins' functions live there too."""
     import sys
 
     from ray import cloudpickle
 
-    from fintrade.strategy import Strategy
-
-    for value in vars(shared).values() if hasattr(shared, "__dict__") else ():
-        strategy = getattr(value, "strategy", value)
-        if not isinstance(strategy, Strategy):
-            continue
-        for cls in type(strategy).__mro__:
-            module = sys.modules.get(cls.__module__)
+    for value in objects:
+        for cls in type(value).__mro__:
             name = cls.__module__
+            module = sys.modules.get(name)
             if module is not None and name not in ("__main__", "builtins") and name.split(".")[0] != "fintrade":
                 cloudpickle.register_pickle_by_value(module)

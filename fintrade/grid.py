@@ -225,6 +225,12 @@ def sweep_grid(
         else:
             todo.append(combinations)
     finished = len(blocks) - len(todo)
+    if executor.name == "ray":
+        # Workers elsewhere get the records the blocks call, not every installed plugin's.
+        strategy = plan.strategy
+        registry = registry.only(
+            signal_models=[spec.model for spec in strategy.signals], aggregators=[strategy.aggregator]
+        )
     shared = _Shared(plan, market, registry)
     for position, result in run_chunks(
         executor,
@@ -232,6 +238,7 @@ def sweep_grid(
         shared,
         todo,
         name=lambda combinations: f"combinations {combinations.start + 1}-{combinations.stop} of {n_combinations:,}",
+        by_value=[plan.strategy],
     ):
         keep(todo[position], result)
         if store is not None:

@@ -137,6 +137,17 @@ class Registry:
         # Workers on other processes (Ray) get the resolved records, not the plugin manager.
         return {**self.__dict__, "pm": None}
 
+    def only(self, **names: Iterable[str]) -> Registry:
+        """A copy with only the named records of each kind (``signal_models=["sma-cross"]``), none of
+        the other kinds: what a worker elsewhere needs, without the plugins it need not import."""
+        copy = object.__new__(Registry)
+        copy.__dict__.update(self.__getstate__())
+        for attr in HOOKS:
+            kind: Kind[Any] = getattr(self, attr)
+            keep = set(names.get(attr, ()))
+            setattr(copy, attr, Kind(kind.label, {n: p for n, p in kind._items.items() if n in keep}))
+        return copy
+
     def kinds(self) -> dict[str, Kind[Any]]:
         return {attr: getattr(self, attr) for attr in HOOKS}
 
