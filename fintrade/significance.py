@@ -395,8 +395,9 @@ def backtest_overfitting(returns_matrix: np.ndarray, partitions: int = 16) -> Ov
     np.put_along_axis(in_sample, chosen, 1.0, axis=1)
 
     logits = np.empty(len(chosen))
-    # Chunks keep the splits x combinations arrays small (2,048 x 1,000 floats = 16 MB each).
-    step = 2048
+    # Chunks keep the splits x combinations arrays small: at most 2,048 splits and 2**21 floats
+    # (16 MB) each, so a grid of 100,000 combinations does not need gigabytes per array.
+    step = max(1, min(2048, 2**21 // n_combinations))
     for start in range(0, len(chosen), step):
         mask = in_sample[start : start + step]
         sums_in = mask @ block_sums
