@@ -434,6 +434,25 @@ def test_blocks_of_any_size_give_the_same_result(scale_registry: Registry, tmp_p
     np.testing.assert_allclose(reference, engine, rtol=1e-12, atol=0)
 
 
+def test_blocks_sized_from_the_memory_budget_give_the_same_result(
+    scale_registry: Registry, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    from fintrade.grid import block_size
+    from fintrade.sweep import BASE_MEMORY, BYTES_PER_COLUMN_BAR, RETURNS_BYTES
+
+    whole = json.dumps(run_backtest(Sweep(), scale_registry, executor="local").to_dict())
+    n_bars = 260
+    # Room for the grid's returns and four combinations' blocks of 3 symbols, one worker at a time.
+    budget = BASE_MEMORY + RETURNS_BYTES * 12 * n_bars + 4 * BYTES_PER_COLUMN_BAR * 3 * n_bars + 100
+    monkeypatch.setenv("FINTRADE_MAX_MEMORY", str(budget))
+    assert block_size(12, 3, n_bars, 1) == 4
+    assert block_size(12, 3, n_bars, 2) == 2  # shared among two workers
+    stages: list[str] = []
+    budgeted = run_backtest(Sweep(), scale_registry, executor="local", progress=stages.append)
+    assert json.dumps(budgeted.to_dict()) == whole
+    assert [stage[-10:] for stage in stages if stage.endswith("blocks")] == ["1/3 blocks", "2/3 blocks", "3/3 blocks"]
+
+
 def test_the_processes_executor_gives_the_same_result(
     scale_registry: Registry, monkeypatch: pytest.MonkeyPatch, tmp_path: Path
 ) -> None:
@@ -627,3 +646,101 @@ def test_chunks_whose_workers_die_once_each_all_complete(tmp_path: Path) -> None
     results = dict(run_chunks(Executor("processes", workers=2), _dies_once, tmp_path, list(range(8))))
     assert sorted(path.name for path in tmp_path.iterdir()) == [f"died-{chunk}" for chunk in range(2, 7)]
     assert results == {position: position * 10 for position in range(8)}
+
+
+# --- 7. the command line ------------------------------------------------------------------------
+
+CLI_STRATEGY = """\
+from fintrade import Costs, Significance, Strategy, WalkForward, signal
+
+
+class Tiny(Strategy):
+    symbols = ["AAA", "BBB"]
+    source = "synthetic"
+    source_options = {"bars": 260, "seed": 3}
+    signals = [signal("sma-cross", fast=5, slow=20)]
+    direction = "long_short"
+    costs = Costs(fees=0.001, fixed_fees=1.0, slippage=0.0005, spread=0.0004)
+    walk_forward = WalkForward(folds=3)
+    significance = Significance(record_trials=False, bootstrap_reps=100, partitions=4)
+    grid = {"sma-cross.fast": [3, 5, 8], "sma-cross.slow": [20, 30]}
+"""
+
+
+@pytest.fixture
+def cli_strategy(tmp_path: Path) -> Path:
+    path = tmp_path / "tiny.py"
+    path.write_text(CLI_STRATEGY)
+    return path
+
+
+def _comparable_payload(stdout: str) -> tuple[dict[str, Any], dict[str, Any]]:
+    """The JSON without what differs between two runs of one command (when, how it was typed, where
+    it ran); and the executor the manifest recorded."""
+    payload = json.loads(stdout)
+    manifest = payload["manifest"]
+    executor = manifest["parameters"].pop("executor")
+    for volatile in ("created_at", "command"):
+        manifest.pop(volatile)
+    return payload, executor
+
+
+def test_the_processes_executor_prints_the_local_json(cli_runner: Any, cli_strategy: Path, tmp_path: Path) -> None:
+    cache = {"FINTRADE_CACHE_DIR": str(tmp_path / "cache")}
+    local = cli_runner(["backtest", str(cli_strategy), "--json", "--quiet"], env=cache)
+    assert local.exit_code == 0, local.stderr
+    pooled = cli_runner(
+        ["backtest", str(cli_strategy), "--json", "--quiet", "--executor", "processes"],
+        env={**cache, "FINTRADE_BLOCK_SIZE": "2"},  # three blocks: the pool runs them
+    )
+    assert pooled.exit_code == 0, pooled.stderr
+    local_payload, local_executor = _comparable_payload(local.stdout)
+    pooled_payload, pooled_executor = _comparable_payload(pooled.stdout)
+    assert local_executor == {"name": "local", "address": None, "workers": None}
+    assert pooled_executor["name"] == "processes"
+    assert json.dumps(pooled_payload) == json.dumps(local_payload)
+    assert local_payload["combinations"] == 6 and local_payload["walk_forward"] is not None
+    assert not (tmp_path / "cache" / "sweeps").exists() or not any((tmp_path / "cache" / "sweeps").iterdir())
+
+
+@pytest.mark.parametrize(
+    ("options", "env", "message"),
+    [
+        (
+            ["--executor", "bogus"],
+            {},
+            "error: unknown executor 'bogus': choose one of local, processes, ray",
+        ),
+        (
+            ["--executor", "local", "--ray-address", "auto"],
+            {},
+            "error: a Ray address ('auto') needs the ray executor, not 'local'",
+        ),
+        (
+            [],
+            {"FINTRADE_BLOCK_SIZE": "abc"},
+            "error: FINTRADE_BLOCK_SIZE 'abc' is not a number of combinations (a positive integer)",
+        ),
+        (
+            [],
+            {"FINTRADE_BLOCK_SIZE": "0"},
+            "error: FINTRADE_BLOCK_SIZE '0' is not a number of combinations (a positive integer)",
+        ),
+        (
+            ["--max-memory", "lots"],
+            {},
+            "error: --max-memory 'lots' is not a memory size: use bytes or a number with K, M, G or T (8G, 512M)",
+        ),
+    ],
+    ids=["bogus-executor", "address-without-ray", "block-size-abc", "block-size-0", "max-memory"],
+)
+def test_a_bad_executor_setting_is_one_line(
+    options: list[str], env: dict[str, str], message: str, cli_runner: Any, cli_strategy: Path, tmp_path: Path
+) -> None:
+    result = cli_runner(
+        ["backtest", str(cli_strategy), "--json", "--quiet", *options],
+        env={"FINTRADE_CACHE_DIR": str(tmp_path / "cache"), **env},
+    )
+    assert result.exit_code == 1
+    assert result.stderr == message + "\n"
+    assert result.stdout == "" and "Traceback" not in result.stderr
