@@ -270,7 +270,14 @@ def test_an_interrupted_sweep_on_ray_resumes_from_the_blocks_it_finished(ray_clu
 def test_the_cli_on_ray_prints_the_local_json(tmp_path) -> None:
     path = tmp_path / "sma_sweep.py"
     path.write_text(BUILTIN, encoding="utf-8")
-    env = {**os.environ, "FINTRADE_CACHE_DIR": str(tmp_path / "cache"), "FINTRADE_BLOCK_SIZE": str(BLOCK)}
+    env = {
+        **os.environ,
+        "FINTRADE_CACHE_DIR": str(tmp_path / "cache"),
+        "FINTRADE_BLOCK_SIZE": str(BLOCK),
+        # The Ray the command starts gets 2 CPUs however many the machine has (Ray reads this
+        # where it resolves a node's resources), as the module's own Ray does.
+        "RAY_OVERRIDE_RESOURCES": json.dumps({"CPU": 2, "GPU": 0}),
+    }
 
     def backtest(executor: str) -> subprocess.Popen[str]:
         command = [sys.executable, "-m", "fintrade.cli.main", "backtest", str(path), "--json", "--quiet"]
