@@ -10,8 +10,11 @@ Three executors run the same chunk functions and give the same results:
   once; each task carries only its chunk.
 
 A chunk whose worker dies (killed, out of memory) is retried up to :data:`MAX_RETRIES` times;
-one that still fails, or raises, stops the run with a :class:`ChunkFailed` that names it. A
-run never returns partial results: either every chunk's result is yielded or it raises.
+one that still dies stops the run with a :class:`ChunkFailed` that names it. A chunk that
+raises is not retried (the same input fails the same way): a fintrade error (a plugin's
+failure, which already names the plugin and the parameters it was called with) stops the run
+as it is, any other exception as a :class:`ChunkFailed` naming the chunk. A run never returns
+partial results: either every chunk's result is yielded or it raises.
 """
 
 from __future__ import annotations
