@@ -62,6 +62,9 @@ def _prices(seed: int = 7) -> tuple[pd.DataFrame, pd.DataFrame]:
     close[40:44, 1] = np.nan
     open_[40:44, 1] = np.nan
     open_[60, 1] = np.nan
+    # Another is listed two bars late: nothing to value or fill at before its first prices.
+    close[:2, 2] = np.nan
+    open_[:2, 2] = np.nan
     index = pd.date_range("2021-01-01", periods=N_BARS, freq="D", tz="UTC")
     columns = pd.Index(SYMBOLS, name="symbol")
     return pd.DataFrame(open_, index, columns), pd.DataFrame(close, index, columns)
@@ -436,6 +439,16 @@ def test_blocks_of_any_size_give_the_same_result(scale_registry: Registry, tmp_p
     )
     engine = bar_returns(simulated.value.reshape(len(market.index), 12, 3).sum(axis=2))
     np.testing.assert_allclose(reference, engine, rtol=1e-12, atol=0)
+
+
+def test_a_block_holds_at_least_one_combination_and_at_most_the_grid(scale_registry: Registry) -> None:
+    from fintrade.errors import ConfigError
+
+    plan = prepare(Wide(), scale_registry)
+    market = load(plan, scale_registry)
+    with pytest.raises(ConfigError, match=r"^a block must hold at least one combination, got 0$"):
+        sweep_grid(plan, scale_registry, market, Executor(), block=0)
+    assert sweep_grid(plan, scale_registry, market, Executor(), block=50).blocks == (range(0, 20),)
 
 
 def test_blocks_sized_from_the_memory_budget_give_the_same_result(
