@@ -77,11 +77,15 @@ class Executor:
 
 
 def executor_from(setting: Executor | str | None, address: str | None = None) -> Executor:
-    """An :class:`Executor` from a strategy's or the command line's setting (``"ray"``, an Executor)."""
+    """An :class:`Executor` from a strategy's or the command line's setting (``"ray"``, an Executor).
+
+    ``address`` (``--ray-address``) joins a Ray cluster: it needs the ray executor, which it implies
+    when no executor is named (``FINTRADE_EXECUTOR`` is then not read).
+    """
     if isinstance(setting, Executor):
         return setting if address is None else Executor(setting.name, address, setting.workers)
     if setting is None:
-        setting = os.environ.get("FINTRADE_EXECUTOR", "").strip() or ("ray" if address else "local")
+        setting = "ray" if address else (os.environ.get("FINTRADE_EXECUTOR", "").strip() or "local")
     if not isinstance(setting, str):
         raise ConfigError(f"executor = {setting!r}: give 'local', 'processes', 'ray' or Executor(...)")
     return Executor(setting, address)
@@ -141,14 +145,20 @@ def _call(
         raise ChunkFailed(f"{name(chunk)} failed: {type(exc).__name__}: {exc}") from exc
 
 
-# Forked workers find what every chunk shares here: fork copies it, nothing is pickled.
-_forked: tuple[Callable[..., Any], Any] | None = None
+# Forked workers find what every chunk shares here: fork copies it, nothing is pickled. A worker
+# marks each chunk it starts and finishes in shared memory, so that when one dies the parent knows
+# which chunks were running (one of them killed it) and which had not started.
+_forked: tuple[Callable[..., Any], Any, Sequence[Any], Any] | None = None
+_STARTED, _FINISHED = 1, 2
 
 
-def _forked_call(chunk: Any) -> Any:
+def _forked_call(position: int) -> Any:
     assert _forked is not None
-    function, shared = _forked
-    return function(shared, chunk)
+    function, shared, chunks, states = _forked
+    states[position] = _STARTED
+    result = function(shared, chunks[position])
+    states[position] = _FINISHED
+    return result
 
 
 def _run_processes(
@@ -158,18 +168,27 @@ def _run_processes(
     chunks: Sequence[Chunk],
     name: Callable[[Chunk], str],
 ) -> Iterator[tuple[int, Result]]:
+    """Chunks on a pool of forked workers. A worker's death breaks the whole pool: the chunks that
+    were running then count a death each and run again one at a time, so that a chunk that keeps
+    killing its worker is the one named; chunks that had not started run again in a fresh pool."""
     global _forked
     if "fork" not in multiprocessing.get_all_start_methods():
         raise ConfigError("the processes executor needs fork (Linux, macOS); use local or ray here")
     context = multiprocessing.get_context("fork")
+    states = context.Array("b", len(chunks), lock=False)
     pending = list(range(len(chunks)))
-    deaths = {position: 0 for position in pending}
-    _forked = (function, shared)
+    suspects: list[int] = []
+    deaths = dict.fromkeys(pending, 0)
+    _forked = (function, shared, chunks, states)
     try:
-        while pending:
-            with ProcessPoolExecutor(max_workers=min(executor.parallel, len(pending)), mp_context=context) as pool:
-                futures: dict[Future[Any], int] = {pool.submit(_forked_call, chunks[p]): p for p in pending}
-                broken: list[int] = []
+        while pending or suspects:
+            alone = bool(suspects)
+            batch = [suspects.pop(0)] if alone else pending
+            workers = 1 if alone else min(executor.parallel, len(batch))
+            unfinished = set(batch)
+            with ProcessPoolExecutor(max_workers=workers, mp_context=context) as pool:
+                futures: dict[Future[Any], int] = {pool.submit(_forked_call, p): p for p in batch}
+                broken = False
                 while futures:
                     complete, _ = wait(futures, return_when=FIRST_COMPLETED)
                     for future in complete:
@@ -177,23 +196,29 @@ def _run_processes(
                         try:
                             result = future.result()
                         except BrokenProcessPool:
-                            broken.append(position)
+                            broken = True
                             continue
                         except FintradeError:
                             raise
                         except Exception as exc:
                             raise ChunkFailed(f"{name(chunks[position])} failed: {type(exc).__name__}: {exc}") from exc
-                        pending.remove(position)
+                        unfinished.discard(position)
                         yield position, result
-            # A dead worker breaks the whole pool: every chunk it had not finished runs again in a
-            # fresh one, and counts a death against its retries.
-            for position in broken:
+            pending = [p for p in pending if p in unfinished] if not alone else pending
+            if not broken:
+                continue
+            running = [p for p in sorted(unfinished) if states[p] == _STARTED]
+            for position in running:
                 deaths[position] += 1
                 if deaths[position] > MAX_RETRIES:
                     raise ChunkFailed(
                         f"{name(chunks[position])} failed: its worker died {deaths[position]} times (killed, or out "
                         f"of memory); lower the memory budget (--max-memory) for smaller blocks"
                     )
+                states[position] = 0
+                if position not in suspects:
+                    suspects.append(position)
+            pending = [p for p in pending if p not in running]
     finally:
         _forked = None
 

@@ -23,6 +23,7 @@ import hashlib
 import json
 import os
 import shutil
+import zipfile
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from pathlib import Path
@@ -37,6 +38,7 @@ from fintrade.executors import Executor, run_chunks
 from fintrade.metrics import bar_returns
 from fintrade.registry import Registry
 from fintrade.screening import sleeve_values
+from fintrade.strategy import SETTINGS
 from fintrade.sweep import (
     BASE_MEMORY,
     BYTES_PER_COLUMN_BAR,
@@ -146,9 +148,13 @@ def sweep_key(plan: Plan, market: Market) -> str:
 
     source = strategy_file(plan.strategy)
     text = Path(source).read_text(encoding="utf-8") if os.path.isfile(source) else source
+    strategy = plan.strategy
     parts = {
         "strategy": text,
         "name": plan.name,
+        "classes": [cls.__qualname__ for cls in type(strategy).__mro__],
+        # Every declarative setting: a variant made in code shares the file but not these.
+        "settings": {name: repr(getattr(strategy, name)) for name in SETTINGS},
         "combinations": [repr(sorted(c.params.items())) for c in plan.combinations],
         "costs": plan.costs.as_dict(),
         "initial_cash": plan.strategy.initial_cash,
@@ -176,7 +182,7 @@ class BlockStore:
             with np.load(path, allow_pickle=False) as stored:
                 cutoff = str(stored["cutoff"])
                 return _Block(stored["returns"], pd.Timestamp(cutoff) if cutoff else None)
-        except (OSError, ValueError, KeyError):
+        except (OSError, ValueError, KeyError, EOFError, zipfile.BadZipFile):
             path.unlink(missing_ok=True)  # a damaged block is computed again
             return None
 
@@ -208,7 +214,9 @@ def sweep_grid(
     if size < 1:
         raise ConfigError(f"a block must hold at least one combination, got {size}")
     blocks = tuple(range(start, min(start + size, n_combinations)) for start in range(0, n_combinations, size))
-    store = BlockStore(cache_root() / "sweeps" / sweep_key(plan, market)) if len(blocks) > 1 else None
+    # One block needs no resuming; it still clears what an interrupted sweep of the same key left.
+    folder = BlockStore(cache_root() / "sweeps" / sweep_key(plan, market))
+    store = folder if len(blocks) > 1 else None
     returns = np.empty((n_bars, n_combinations))
     cutoffs: list[pd.Timestamp] = []
 
@@ -247,7 +255,6 @@ def sweep_grid(
         progress(
             f"simulating {n_combinations:,} combination(s) x {n_symbols} symbol(s): {finished}/{len(blocks)} blocks"
         )
-    if store is not None:
-        with contextlib.suppress(OSError):
-            store.clear()
+    with contextlib.suppress(OSError):
+        folder.clear()
     return GridReturns(returns, max(cutoffs) if cutoffs else None, blocks)

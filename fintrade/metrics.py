@@ -167,6 +167,9 @@ def compute_metrics(
             mean = selected.mean(axis=0)
             # One return has no spread: volatility and the ratios need two.
             std = selected.std(axis=0, ddof=1) if n > 1 else nan
+            # The same return on every bar has no deviation, however the mean was rounded (summed
+            # beside other curves, a constant 0.001 shows a std of 1e-17 and a Sharpe of 1e16).
+            std = np.where(selected.max(axis=0, initial=-np.inf) == selected.min(axis=0, initial=np.inf), 0.0, std)
             scale = np.sqrt(periods_per_year)
             # No deviation: a curve that never moves has ratios of 0; a return without risk has none.
             still = np.where(mean == 0, 0.0, np.nan)

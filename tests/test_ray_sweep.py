@@ -208,19 +208,6 @@ def test_a_block_that_raises_stops_the_run_with_the_error_local_gives(ray_cluste
     assert str(on_ray.value) == str(local.value) == expected
 
 
-@pytest.mark.xfail(
-    strict=True,
-    raises=PluginError,
-    reason="fintrade/executors.py _run_ray (and _call): a FintradeError raised in a chunk is re-raised as "
-    "itself, and a plugin's exception always arrives wrapped as PluginError, so a block that raises never "
-    "gives the ChunkFailed naming its combinations that the module docstring promises",
-)
-def test_a_block_that_raises_fails_the_run_naming_its_combinations(ray_cluster, cache_dir, tmp_path) -> None:
-    strategy, registry = loaded(inline_strategy(tmp_path, how="raise"))
-    with pytest.raises(ChunkFailed, match=r"^combinations 9-12 of 16 failed: .*ValueError: no prices for fast=8$"):
-        run_backtest(strategy, registry, executor=Executor("ray"))
-
-
 def test_a_block_that_always_kills_its_worker_fails_after_bounded_retries(ray_cluster, cache_dir, tmp_path) -> None:
     calls = tmp_path / "calls.txt"
     strategy, registry = loaded(inline_strategy(tmp_path, how="kill", calls=calls))

@@ -311,12 +311,6 @@ def test_window_scores_equal_masked_metrics(objective: str, window: str, monkeyp
         assert np.isfinite(blocked).sum() >= 5
 
 
-@pytest.mark.xfail(
-    strict=True,
-    reason="fintrade/metrics.py compute_metrics: the sample std of a constant non-zero return is float "
-    "noise (2.5e-17) in a multi-column array but exactly 0 alone, so Sharpe is +-2e16 or NaN depending on "
-    "the columns scored with it, and window_scores' SCORE_BLOCK boundaries change the score",
-)
 def test_a_constant_return_scores_the_same_whatever_the_block(monkeypatch: pytest.MonkeyPatch) -> None:
     returns = _grid_returns()
     returns[1:, 0] = 0.001  # the same return every bar: no spread, so no Sharpe ratio
@@ -551,21 +545,7 @@ def test_an_interrupted_sweep_recomputes_only_the_unfinished_blocks(
     assert not folder.exists()  # a completed sweep removes its blocks
 
 
-DAMAGED_BLOCK_BUG = (
-    "fintrade/grid.py BlockStore.get catches (OSError, ValueError, KeyError) only: np.load of a truncated "
-    ".npz raises zipfile.BadZipFile and of an empty file EOFError, so the resumed sweep crashes instead of "
-    "computing the block again"
-)
-
-
-@pytest.mark.parametrize(
-    "damage",
-    [
-        "garbage",
-        pytest.param("truncated", marks=pytest.mark.xfail(strict=True, reason=DAMAGED_BLOCK_BUG)),
-        pytest.param("empty", marks=pytest.mark.xfail(strict=True, reason=DAMAGED_BLOCK_BUG)),
-    ],
-)
+@pytest.mark.parametrize("damage", ["garbage", "truncated", "empty"])
 def test_a_damaged_block_is_computed_again(
     damage: str, scale_registry: Registry, monkeypatch: pytest.MonkeyPatch, tmp_path: Path
 ) -> None:
@@ -601,12 +581,6 @@ def test_a_sweep_interrupted_on_the_processes_executor_resumes_on_local(
     assert resumed == uninterrupted and not folder.exists()
 
 
-@pytest.mark.xfail(
-    strict=True,
-    reason="fintrade/grid.py sweep_key hashes the strategy file's text, name, grid, costs, cash and position size "
-    "but not the decision settings (direction, threshold, min_confidence, hold, sizing) nor the aggregator and its "
-    "params: a strategy varied in code (a notebook, type(...) as the tests do) resumes from another variant's blocks",
-)
 def test_blocks_of_a_strategy_with_other_settings_are_not_read(
     scale_registry: Registry, monkeypatch: pytest.MonkeyPatch
 ) -> None:
@@ -632,12 +606,6 @@ def test_blocks_of_another_strategy_or_data_are_not_read(
     assert sweep_key(plan, load(plan, scale_registry)) != key
 
 
-@pytest.mark.xfail(
-    strict=True,
-    reason="fintrade/grid.py sweep_grid makes a BlockStore only when the grid takes more than one block, so a "
-    "sweep of the same key completed in one block never clears the folder an interrupted multi-block sweep left "
-    "under <cache>/sweeps/<key>/ (kept on disk until removed by hand)",
-)
 def test_a_single_block_sweep_removes_the_blocks_an_interrupted_one_left(
     scale_registry: Registry, monkeypatch: pytest.MonkeyPatch, tmp_path: Path
 ) -> None:
@@ -747,13 +715,6 @@ def _dies_once(folder: Path, chunk: int) -> int:
     return chunk * 10
 
 
-@pytest.mark.xfail(
-    strict=True,
-    reason="fintrade/executors.py _run_processes counts a death against every chunk of a broken pool "
-    "(`for position in broken: deaths[position] += 1`), not only the one whose worker died: chunk 7, which "
-    "never died, fails with 'died 3 times' after chunks 2-6 died once each; with one chunk that always dies, "
-    "the ChunkFailed names whichever unfinished chunk comes first (measured: 4 of 5 runs named an innocent one)",
-)
 def test_chunks_whose_workers_die_once_each_all_complete(tmp_path: Path) -> None:
     results = dict(run_chunks(Executor("processes", workers=2), _dies_once, tmp_path, list(range(8))))
     assert sorted(path.name for path in tmp_path.iterdir()) == [f"died-{chunk}" for chunk in range(2, 7)]

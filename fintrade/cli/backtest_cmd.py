@@ -78,7 +78,9 @@ def backtest(
     if loaded.has_inline_plugin:
         register_module_plugin(pm, loaded.module, str(loaded.path), "strategy file")
     registry = Registry(pm)
-    runner = executor_from(executor if executor is not None else loaded.strategy.executor, ray_address)
+    # The command line wins over the strategy's setting: --ray-address alone means ray.
+    chosen = executor if executor is not None or ray_address is not None else loaded.strategy.executor
+    runner = executor_from(chosen, ray_address)
     with console.status("backtesting") as status:
         result, _ = run_with_baselines(
             loaded.strategy,

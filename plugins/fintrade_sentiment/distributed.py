@@ -39,6 +39,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
+from fintrade.deferred import deferred
 from fintrade.errors import ConfigError, FintradeError
 from fintrade.executors import MAX_RETRIES, ChunkFailed, Executor, ray_session
 from fintrade_sentiment.errors import SentimentModelError
@@ -48,6 +49,10 @@ if TYPE_CHECKING:
 
     from fintrade_sentiment.classifier import ClassifierSpec
     from fintrade_sentiment.score_cache import Probabilities
+
+LOAD_CLASSIFIER = deferred("fintrade_sentiment.llm:_classifier")
+"""How an actor loads its model: the signal model's own loader, imported in the actor (by name,
+so that it pickles as a reference and this module does not import the one that imports it)."""
 
 GPU_BATCHES_PER_CALL = 16
 """Planned model batches an actor on a GPU runs per call: a GPU finishes one batch of tweets in
@@ -170,12 +175,11 @@ class _Scorer:
         device: str,
         batch_size: int,
         threads: int,
+        load: Callable[[ClassifierSpec, str, str], Any],
         files: Any = None,
     ) -> None:
         import ray
         import torch
-
-        from fintrade_sentiment import llm
 
         if device == "cpu":
             torch.set_num_threads(threads)
@@ -184,7 +188,7 @@ class _Scorer:
         try:
             if not Path(spec.path).is_dir():
                 spec = model_folder(spec, ray.get(files) if files is not None else None)
-            self.classifier = llm._classifier(spec, precision, device)
+            self.classifier = load(spec, precision, device)
         except Exception as exc:
             # Raised from __init__, Ray keeps only its text; raised from a call, the driver gets the
             # exception itself (a SentimentModelError stays one) and the run stops at once.
@@ -258,12 +262,14 @@ def score_on_ray(
     *,
     write_every: int,
     bar: Any = None,
+    load: Callable[[ClassifierSpec, str, str], Any] = LOAD_CLASSIFIER,
 ) -> Placement:
     """Score ``texts`` (with their ``hashes``) on Ray; ``keep(rows)`` receives every result.
 
     ``keep`` is called in the driver with at least ``write_every`` rows at a time (the last call
     with the rest), so the caller writes its cache in the same steps as locally; ``bar`` is
-    advanced as results arrive from any worker. Returns where the actors ran.
+    advanced as results arrive from any worker. ``load(spec, precision, device)`` loads the
+    classifier in each actor (once). Returns where the actors ran.
     """
     ray = ray_session(executor.address, executor.workers)
     from ray import data as ray_data
@@ -284,7 +290,7 @@ def score_on_ray(
         with warnings.catch_warnings():
             warnings.filterwarnings("ignore", message=".*ray_remote_args.*deprecated", category=DeprecationWarning)
             pool = ray_data.ActorPoolStrategy(size=where.actors)
-            scored = _map(dataset, pool, where, spec, precision, batch_size, files)
+            scored = _map(dataset, pool, where, spec, precision, batch_size, files, load)
         try:
             for batch in scored.iter_batches(batch_size=None, batch_format="numpy"):
                 _raise_carried(batch["error"])
@@ -316,7 +322,14 @@ def score_on_ray(
 
 
 def _map(
-    dataset: Any, compute: Any, where: Placement, spec: ClassifierSpec, precision: str, batch_size: int, files: Any
+    dataset: Any,
+    compute: Any,
+    where: Placement,
+    spec: ClassifierSpec,
+    precision: str,
+    batch_size: int,
+    files: Any,
+    load: Callable[[ClassifierSpec, str, str], Any],
 ) -> Any:
     return dataset.map_batches(
         _Scorer,
@@ -326,6 +339,7 @@ def _map(
             "device": where.device,
             "batch_size": batch_size,
             "threads": where.cpus,
+            "load": load,
             "files": files,
         },
         batch_size=where.batches_per_call,

@@ -202,7 +202,16 @@ def _score_missing(
             from fintrade_sentiment.distributed import score_on_ray
 
             score_on_ray(
-                where, spec, precision, device, batch_size, texts, hashes, keep, write_every=WRITE_EVERY, bar=bar
+                where,
+                spec,
+                precision,
+                device,
+                batch_size,
+                texts,
+                hashes,
+                keep,
+                write_every=WRITE_EVERY,
+                bar=bar,
             )
             return
         for start in range(0, len(texts), WRITE_EVERY):
