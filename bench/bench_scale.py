@@ -60,9 +60,10 @@ FAST_FIRST, SLOW_FIRST = 2, 60
 
 
 def grid(combinations: int) -> dict[str, list[int]]:
-    """An SMA grid of ``combinations`` (fast x slow, every fast below every slow)."""
-    fast = 10 if combinations >= 10 else 1
-    slow = combinations // fast
+    """An SMA grid of ``combinations``: fast windows from 2, slow windows from 60, at most 500 of
+    them so that every slow average exists for most of the 1,258 bars."""
+    slow = min(500, combinations // 10) if combinations >= 100 else combinations
+    fast = combinations // slow
     assert fast * slow == combinations, combinations
     return {
         "sma-cross.fast": list(range(FAST_FIRST, FAST_FIRST + fast)),

@@ -534,6 +534,9 @@ def _forked(work: Callable[[_T], _R], arguments: Sequence[_T], on_result: Callab
     results travel back; a child's ``FintradeError`` is raised here with its message. Every
     child is ended and reaped on the way out, whatever happens.
     """
+    from fintrade.decisions import warm_up
+
+    warm_up()  # numba's start, paid once here rather than in every child
     context = multiprocessing.get_context("fork")
     waiting = list(reversed(arguments))
     running: dict[Connection, tuple[multiprocessing.process.BaseProcess, _T]] = {}

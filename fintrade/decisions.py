@@ -92,3 +92,12 @@ def value_range(values: np.ndarray) -> tuple[float, float]:
     """The smallest and largest value ignoring NaN (``(inf, -inf)`` for none): the bounds checks
     on scores and positions, in one pass over a block without the copies ``abs`` would make."""
     return _value_range_nb(np.asarray(values, dtype=float).ravel(order="K"))
+
+
+def warm_up() -> None:
+    """Load the kernels in this process (about a second, mostly numba starting): a process that
+    forks many children, like ``fintrade check``, calls this first so that no child pays it."""
+    for layout in (np.ascontiguousarray, np.asfortranarray):
+        score = layout(np.zeros((2, 2)))
+        decide(score, score, threshold=0.0, min_confidence=0.0, long_short=False, sizing="fixed", keep=False)
+    value_range(np.zeros(2))

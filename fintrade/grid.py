@@ -239,6 +239,12 @@ def sweep_grid(
         registry = registry.only(
             signal_models=[spec.model for spec in strategy.signals], aggregators=[strategy.aggregator]
         )
+    if executor.name == "processes":
+        # Forked workers inherit loaded kernels; each would otherwise start numba itself.
+        from fintrade import decisions, screening
+
+        decisions.warm_up()
+        screening.warm_up()
     shared = _Shared(plan, market, registry)
     for position, result in run_chunks(
         executor,

@@ -153,3 +153,9 @@ def sleeve_values(
         float(costs.fixed_fees),
         float(costs.price_impact),
     )
+
+
+def warm_up() -> None:
+    """Load the kernel in this process (numba's start): done once before forking workers."""
+    prices = np.ones((2, 1))
+    sleeve_values(np.zeros((2, 1)), np.zeros(1, dtype=np.int64), prices, prices, Costs(), initial_cash=1.0)
