@@ -20,7 +20,9 @@ Sections (``--sections``, default all):
 ``executors``
     One sweep that takes the local executor at least 30 s, on ``local``, ``processes`` (2 workers)
     and a local Ray with 2 CPUs, each in a fresh process: wall time, speedup over local, and peak
-    memory of the driver and of each worker.
+    memory of the driver and of each worker. ``ray`` starts Ray inside the timed run (what
+    ``--executor ray`` does on a machine without one); ``ray-running`` times the sweep on a Ray
+    already started, whose workers have run one sweep (a cluster started with ``ray start``).
 ``ray``
     Ray's overhead per task (empty tasks) and the time to put the bars in the object store, for the
     cluster projection in docs/scale.md.
@@ -235,8 +237,16 @@ CHILD = """
 import json, resource, sys, time
 sys.path.insert(0, {root!r})
 from bench.bench_scale import run_once
-found = run_once({combinations}, {symbols}, {executor!r})
-found["peak_rss_bytes"] = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss * 1024
+executor = {executor!r}
+if executor == "ray-running":
+    # A cluster already up (ray start --head) with warm workers: start one, sweep once untimed.
+    from fintrade.executors import ray_session
+    ray_session(None, None)
+    executor = "ray"
+    run_once({combinations} // 10, {symbols}, executor)
+found = run_once({combinations}, {symbols}, executor)
+# VmHWM, not ru_maxrss: Linux carries ru_maxrss over exec from the forked parent's copy.
+found["peak_rss_bytes"] = next(int(line.split()[1]) * 1024 for line in open("/proc/self/status") if line.startswith("VmHWM:"))
 found["children_peak_rss_bytes"] = resource.getrusage(resource.RUSAGE_CHILDREN).ru_maxrss * 1024
 print(json.dumps(found, default=str))
 """
@@ -298,15 +308,15 @@ def _watch_workers(stop: threading.Event, peaks: dict[int, int]) -> None:
 
 def section_executors(combinations: int) -> dict[str, Any]:
     rows = []
-    for executor in ("local", "processes", "ray"):
+    for executor in ("local", "processes", "ray", "ray-running"):
         peaks: dict[int, int] = {}
         stop = threading.Event()
         watcher = threading.Thread(target=_watch_workers, args=(stop, peaks), daemon=True)
-        if executor == "ray":
+        if executor.startswith("ray"):
             watcher.start()
         found = in_child(combinations, 10, executor)
         stop.set()
-        if executor == "ray":
+        if executor.startswith("ray"):
             watcher.join()
             found["worker_peak_rss_bytes"] = sorted(peaks.values(), reverse=True)[:2]
         elif executor == "processes":

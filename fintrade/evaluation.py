@@ -560,7 +560,9 @@ def evaluate(
         cannot break a tie."""
         key = (window.start, window.stop)
         if key not in scored:
-            raw = window_scores(grid.returns, market.periods, plan.objective, window, valid)
+            raw = grid.scores.get(key)
+            if raw is None:
+                raw = window_scores(grid.returns, market.periods, plan.objective, window, valid)
             scored[key] = _comparable(np.nan_to_num(raw, nan=-np.inf))
         return scored[key]
 

@@ -250,8 +250,9 @@ def _run_ray(
 
     _ship_by_value(by_value)
     shared_ref = ray.put(shared)  # once: every task reads the same copy from the object store
-    remote = ray.remote(max_retries=MAX_RETRIES, retry_exceptions=False)(function)
-    refs = {remote.remote(shared_ref, chunk): position for position, chunk in enumerate(chunks)}
+    remote = ray.remote(max_retries=MAX_RETRIES, retry_exceptions=False)(_ray_call)
+    # In a list, the reference reaches the task unresolved: each worker resolves it once.
+    refs = {remote.remote(function, [shared_ref], chunk): position for position, chunk in enumerate(chunks)}
     try:
         while refs:
             ready, _ = ray.wait(list(refs), num_returns=1)
@@ -278,6 +279,22 @@ def _run_ray(
     finally:
         for ref in refs:
             ray.cancel(ref, force=True)
+
+
+# A Ray worker's copy of what a run's chunks share, by object reference: deserialised (strategy
+# classes rebuilt, frames unpickled) once per worker rather than once per task.
+_worker_shared: dict[str, Any] = {}
+
+
+def _ray_call(function: Callable[[Any, Any], Any], holder: list[Any], chunk: Any) -> Any:
+    import ray
+
+    reference = holder[0]
+    key = reference.hex()
+    if key not in _worker_shared:
+        _worker_shared.clear()  # one run's data at a time
+        _worker_shared[key] = ray.get(reference)
+    return function(_worker_shared[key], chunk)
 
 
 def _ship_by_value(objects: Sequence[Any]) -> None:

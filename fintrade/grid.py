@@ -19,13 +19,14 @@ blocks it had not finished. A sweep that completes removes its blocks.
 from __future__ import annotations
 
 import contextlib
+import dataclasses
 import hashlib
 import json
 import os
 import shutil
 import zipfile
 from collections.abc import Callable, Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
 from typing import TYPE_CHECKING
 
@@ -35,14 +36,16 @@ import pandas as pd
 from fintrade.cache import cache_root
 from fintrade.errors import ConfigError
 from fintrade.executors import Executor, run_chunks
-from fintrade.metrics import bar_returns
+from fintrade.metrics import bar_returns, window_scores
 from fintrade.registry import Registry
 from fintrade.screening import sleeve_values
+from fintrade.splits import Window
 from fintrade.strategy import SETTINGS
 from fintrade.sweep import (
     BASE_MEMORY,
     BYTES_PER_COLUMN_BAR,
     RETURNS_BYTES,
+    Combination,
     check_grid_memory,
     combined_signal,
     memory_budget,
@@ -67,29 +70,58 @@ class GridReturns:
     knowledge_cutoff: pd.Timestamp | None
     #: The blocks of combinations the grid was swept in.
     blocks: tuple[range, ...]
+    #: The objective of every combination on each window parameters are chosen on (train, each
+    #: fold's in-sample), keyed by ``(start, stop)``, as the blocks scored them; empty when a
+    #: block's bars without a return differ from the grid's (the driver then scores them).
+    scores: dict[tuple[int, int], np.ndarray] = field(default_factory=dict)
+
+
+def choosing_windows(plan: Plan, market: Market) -> tuple[Window, ...]:
+    """The windows parameters are chosen on: train, and each walk-forward fold's in-sample part."""
+    folds = market.folds if plan.strategy.walk_forward is not None else ()
+    windows = [market.windows["train"], *(fold.in_sample for fold in folds)]
+    return tuple(dict.fromkeys(windows))
 
 
 @dataclass(frozen=True)
 class _Shared:
-    """What every block needs: put in Ray's object store once, or inherited by forked workers."""
+    """What every block needs: put in Ray's object store once, or inherited by forked workers.
+    The plan travels without its combinations: each task carries its own."""
 
     plan: Plan
     market: Market
     registry: Registry
+    windows: tuple[Window, ...]
+
+
+@dataclass(frozen=True)
+class _Task:
+    numbers: range
+    combinations: tuple[Combination, ...]
 
 
 @dataclass(frozen=True)
 class _Block:
     returns: np.ndarray
     knowledge_cutoff: pd.Timestamp | None
+    #: windows x combinations: the objective on each choosing window.
+    scores: np.ndarray
+    #: Per bar: whether every combination of the block has a return there.
+    valid: np.ndarray
 
 
 def block_positions(
-    plan: Plan, registry: Registry, market: Market, combinations: Sequence[int]
+    plan: Plan,
+    registry: Registry,
+    market: Market,
+    combinations: Sequence[int],
+    combos: Sequence[Combination] | None = None,
 ) -> tuple[pd.DataFrame, pd.Timestamp | None]:
     """Target positions of the grid combinations at ``combinations`` (their grid positions),
-    columns ``(combo, symbol)`` numbered by grid position, and the signals' knowledge cutoff."""
-    combos = [plan.combinations[i] for i in combinations]
+    columns ``(combo, symbol)`` numbered by grid position, and the signals' knowledge cutoff.
+    ``combos``: those combinations, when the plan does not carry them (a worker's)."""
+    if combos is None:
+        combos = [plan.combinations[i] for i in combinations]
     combined = combined_signal(plan.strategy, registry, market.inputs, combos)
     positions = target_positions(plan.strategy, combined, plan.name)
     if positions.columns.nlevels > 1:
@@ -100,13 +132,13 @@ def block_positions(
     return positions, combined.knowledge_cutoff
 
 
-def _sweep_block(shared: _Shared, combinations: range) -> _Block:
+def _sweep_block(shared: _Shared, task: _Task) -> _Block:
     plan, market = shared.plan, shared.market
-    positions, cutoff = block_positions(plan, shared.registry, market, combinations)
+    positions, cutoff = block_positions(plan, shared.registry, market, task.numbers, task.combinations)
     n_symbols = len(market.symbols)
     values = sleeve_values(
         positions.to_numpy(dtype=float),
-        np.tile(np.arange(n_symbols), len(combinations)),
+        np.tile(np.arange(n_symbols), len(task.numbers)),
         market.opens.to_numpy(dtype=float),
         market.closes.to_numpy(dtype=float),
         plan.costs,
@@ -116,8 +148,15 @@ def _sweep_block(shared: _Shared, combinations: range) -> _Block:
     )
     del positions
     n_bars = values.shape[0]
-    combination_values = values.reshape(n_bars, -1, n_symbols).sum(axis=2)
-    return _Block(bar_returns(combination_values), cutoff)
+    returns = bar_returns(values.reshape(n_bars, -1, n_symbols).sum(axis=2))
+    del values
+    # Scored here, in parallel, rather than on the driver: the same figures whenever the block's
+    # bars without a return are the grid's (the driver checks, and scores itself otherwise).
+    valid = ~np.isnan(returns).any(axis=1)
+    scores = np.array(
+        [window_scores(returns, market.periods, plan.objective, window, valid) for window in shared.windows]
+    ).reshape(len(shared.windows), returns.shape[1])
+    return _Block(returns, cutoff, scores, valid)
 
 
 def block_size(n_combinations: int, n_symbols: int, n_bars: int, parallel: int) -> int:
@@ -181,7 +220,9 @@ class BlockStore:
         try:
             with np.load(path, allow_pickle=False) as stored:
                 cutoff = str(stored["cutoff"])
-                return _Block(stored["returns"], pd.Timestamp(cutoff) if cutoff else None)
+                return _Block(
+                    stored["returns"], pd.Timestamp(cutoff) if cutoff else None, stored["scores"], stored["valid"]
+                )
         except (OSError, ValueError, KeyError, EOFError, zipfile.BadZipFile):
             path.unlink(missing_ok=True)  # a damaged block is computed again
             return None
@@ -191,7 +232,7 @@ class BlockStore:
         temporary = self.folder / f".{self._path(block).name}.{os.getpid()}.tmp"
         with open(temporary, "wb") as file:
             cutoff = result.knowledge_cutoff.isoformat() if result.knowledge_cutoff is not None else ""
-            np.savez(file, returns=result.returns, cutoff=np.array(cutoff))
+            np.savez(file, returns=result.returns, cutoff=np.array(cutoff), scores=result.scores, valid=result.valid)
         os.replace(temporary, self._path(block))
 
     def clear(self) -> None:
@@ -218,10 +259,17 @@ def sweep_grid(
     folder = BlockStore(cache_root() / "sweeps" / sweep_key(plan, market))
     store = folder if len(blocks) > 1 else None
     returns = np.empty((n_bars, n_combinations))
+    windows = choosing_windows(plan, market)
+    scores = np.empty((len(windows), n_combinations))
+    valid = np.ones(n_bars, dtype=bool)
+    valid_per_block: list[np.ndarray] = []
     cutoffs: list[pd.Timestamp] = []
 
     def keep(combinations: range, result: _Block) -> None:
         returns[:, combinations.start : combinations.stop] = result.returns
+        scores[:, combinations.start : combinations.stop] = result.scores
+        valid_per_block.append(result.valid)
+        np.logical_and(valid, result.valid, out=valid)
         if result.knowledge_cutoff is not None:
             cutoffs.append(result.knowledge_cutoff)
 
@@ -245,13 +293,14 @@ def sweep_grid(
 
         decisions.warm_up()
         screening.warm_up()
-    shared = _Shared(plan, market, registry)
+    shared = _Shared(dataclasses.replace(plan, combinations=()), market, registry, windows)
+    tasks = [_Task(numbers, tuple(plan.combinations[i] for i in numbers)) for numbers in todo]
     for position, result in run_chunks(
         executor,
         _sweep_block,
         shared,
-        todo,
-        name=lambda combinations: f"combinations {combinations.start + 1}-{combinations.stop} of {n_combinations:,}",
+        tasks,
+        name=lambda task: f"combinations {task.numbers.start + 1}-{task.numbers.stop} of {n_combinations:,}",
         by_value=[plan.strategy],
     ):
         keep(todo[position], result)
@@ -263,4 +312,8 @@ def sweep_grid(
         )
     with contextlib.suppress(OSError):
         folder.clear()
-    return GridReturns(returns, max(cutoffs) if cutoffs else None, blocks)
+    # A block's scores count bars where it has returns; they are the grid's only if the grid's
+    # bars without a return are the same (almost always: only the first bar has none).
+    uniform = all(np.array_equal(each, valid) for each in valid_per_block)
+    scored = {(w.start, w.stop): scores[number] for number, w in enumerate(windows)} if uniform else {}
+    return GridReturns(returns, max(cutoffs) if cutoffs else None, blocks, scored)

@@ -207,7 +207,13 @@ def window_scores(
     scores = np.empty(returns.shape[1])
     for start in range(0, returns.shape[1], SCORE_BLOCK):
         block = slice(start, start + SCORE_BLOCK)
-        scores[block] = compute_metrics(selected[:, block], periods_per_year, mask, names=(name,)).values[name]
+        columns = selected[:, block]
+        if columns.shape[1] == 1:
+            # numpy sums a lone column pairwise but several columns bar by bar: two copies of the
+            # column keep its figures those of the same column scored beside others.
+            columns = np.repeat(columns, 2, axis=1)
+        found = compute_metrics(columns, periods_per_year, mask, names=(name,)).values[name]
+        scores[block] = found[: scores[block].size]
     return scores
 
 

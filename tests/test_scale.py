@@ -480,10 +480,10 @@ def test_the_processes_executor_gives_the_same_result(
     real = grid_module._sweep_block
     where = tmp_path / "pids"
 
-    def watched(shared: Any, combinations: range) -> Any:
+    def watched(shared: Any, task: Any) -> Any:
         with open(where, "a") as file:
-            file.write(f"{os.getpid()} {combinations.start}\n")
-        return real(shared, combinations)
+            file.write(f"{os.getpid()} {task.numbers.start}\n")
+        return real(shared, task)
 
     monkeypatch.setattr(grid_module, "_sweep_block", watched)
     pooled = run_backtest(Sweep(), scale_registry, executor=Executor("processes", workers=2))
@@ -501,10 +501,10 @@ def _counting_blocks(monkeypatch: pytest.MonkeyPatch) -> list[range]:
     computed: list[range] = []
     real = grid_module._sweep_block
 
-    def counted(shared: Any, combinations: range) -> Any:
-        computed.append(combinations)
+    def counted(shared: Any, task: Any) -> Any:
+        computed.append(task.numbers)
         before = TRIPWIRE.get("calls", 0)
-        block = real(shared, combinations)
+        block = real(shared, task)
         TRIPWIRE["swept"] = TRIPWIRE.get("swept", 0) + TRIPWIRE["calls"] - before
         return block
 
