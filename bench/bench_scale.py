@@ -234,9 +234,16 @@ def section_time(sizes: list[int], repeats: int) -> dict[str, Any]:
 # --- memory ----------------------------------------------------------------------------------------
 
 CHILD = """
-import json, resource, sys, time
-sys.path.insert(0, {root!r})
-from bench.bench_scale import run_once
+import importlib.util, json, resource, sys, time
+# The code under test is the one on PYTHONPATH, not the editable install's finder (which would
+# shadow a worktree of older code); this benchmark itself is loaded from its file.
+sys.meta_path[:] = [f for f in sys.meta_path if "__editable__" not in getattr(f, "__module__", "")]
+spec = importlib.util.spec_from_file_location("bench_scale", {script!r})
+bench = importlib.util.module_from_spec(spec)
+spec.loader.exec_module(bench)
+run_once = bench.run_once
+import fintrade
+assert fintrade.__file__.startswith({code_root!r}), fintrade.__file__
 executor = {executor!r}
 if executor == "ray-running":
     # A cluster already up (ray start --head) with warm workers: start one, sweep once untimed.
@@ -246,7 +253,8 @@ if executor == "ray-running":
     run_once({combinations} // 10, {symbols}, executor)
 found = run_once({combinations}, {symbols}, executor)
 # VmHWM, not ru_maxrss: Linux carries ru_maxrss over exec from the forked parent's copy.
-found["peak_rss_bytes"] = next(int(line.split()[1]) * 1024 for line in open("/proc/self/status") if line.startswith("VmHWM:"))
+status = open("/proc/self/status").read().splitlines()
+found["peak_rss_bytes"] = next(int(line.split()[1]) * 1024 for line in status if line.startswith("VmHWM:"))
 found["children_peak_rss_bytes"] = resource.getrusage(resource.RUSAGE_CHILDREN).ru_maxrss * 1024
 print(json.dumps(found, default=str))
 """
@@ -256,7 +264,13 @@ def in_child(
     combinations: int, symbols: int, executor: str | None = None, *, code_root: Path = ROOT, env: dict | None = None
 ) -> dict[str, Any]:
     """A sweep in a fresh Python process, so that its peak RSS is its own."""
-    script = CHILD.format(root=str(ROOT), combinations=combinations, symbols=symbols, executor=executor)
+    script = CHILD.format(
+        script=str(Path(__file__).resolve()),
+        code_root=str(code_root),
+        combinations=combinations,
+        symbols=symbols,
+        executor=executor,
+    )
     environment = {**os.environ, "PYTHONPATH": f"{code_root}{os.pathsep}{code_root / 'plugins'}", **(env or {})}
     began = time.perf_counter()
     completed = subprocess.run(
