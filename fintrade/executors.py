@@ -99,15 +99,26 @@ def active() -> Executor:
     return _active
 
 
+# Whether this process connected to Ray itself (ray_session), rather than finding it connected.
+_connected_here = False
+
+
 @contextlib.contextmanager
 def using(executor: Executor) -> Iterator[Executor]:
-    """Make ``executor`` the active one for the duration of a run."""
-    global _active
+    """Make ``executor`` the active one for the duration of a run. A Ray the run connected to (or
+    started) is shut down when it ends; one that was already connected stays."""
+    global _active, _connected_here
     previous, _active = _active, executor
+    connected_before = _connected_here
     try:
         yield executor
     finally:
         _active = previous
+        if _connected_here and not connected_before:
+            import ray
+
+            ray.shutdown()
+            _connected_here = False
 
 
 def run_chunks(
@@ -229,11 +240,20 @@ def ray_session(address: str | None, workers: int | None = None) -> Any:
         import ray
     except ImportError as exc:
         raise ConfigError("the ray executor needs Ray: pip install 'fintrade[ray]'") from exc
+    global _connected_here
     if not ray.is_initialized():
         if address is not None:
-            ray.init(address=address, log_to_driver=False)
+            try:
+                ray.init(address=address, log_to_driver=False)
+            except (ConnectionError, RuntimeError) as exc:
+                reason = str(exc).strip().splitlines()[0] if str(exc).strip() else type(exc).__name__
+                raise ConfigError(
+                    f"cannot join the Ray cluster at {address!r}: {reason}; start one with `ray start --head`, "
+                    f"or leave out --ray-address to start a Ray here"
+                ) from None
         else:
             ray.init(num_cpus=workers, include_dashboard=False, log_to_driver=False)
+        _connected_here = True
     return ray
 
 

@@ -156,6 +156,17 @@ def calls_on_workers(calls: Path) -> list[tuple[int, int]]:
     return [(int(fast), int(slow)) for fast, slow, pid in rows if int(pid) != os.getpid()]
 
 
+def test_a_ray_the_run_started_is_shut_down_when_it_ends(cache_dir, tmp_path) -> None:
+    # First in the module, before ray_cluster connects this process: the run starts its own Ray.
+    assert not ray.is_initialized()
+    path = tmp_path / "sma_sweep.py"
+    path.write_text(BUILTIN, encoding="utf-8")
+    strategy, registry = loaded(path)
+    on_ray = run_backtest(strategy, registry, executor=Executor("ray", workers=2))
+    assert not ray.is_initialized()  # stopped, as docs/scale.md says; the next run may start another
+    assert as_json(on_ray) == as_json(run_backtest(strategy, registry, executor=Executor("local")))
+
+
 def test_a_sweep_on_ray_gives_the_local_json(ray_cluster, cache_dir, tmp_path) -> None:
     path = tmp_path / "sma_sweep.py"
     path.write_text(BUILTIN, encoding="utf-8")
