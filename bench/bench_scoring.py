@@ -51,6 +51,7 @@ import subprocess
 import sys
 import tempfile
 import time
+from collections.abc import Sequence
 from datetime import UTC, datetime
 from importlib.metadata import version
 from pathlib import Path
@@ -73,6 +74,17 @@ done = time.perf_counter()
 print(json.dumps({"score_s": done - imported, "process_s": done - started, "scored": llm.STATS.scored,
                   "disk_hits": llm.STATS.disk_hits, "checksum": float(result.score.sum())}))
 """
+
+
+def machine(load_before: Sequence[float], load_after: Sequence[float], libraries: Sequence[str]) -> dict[str, Any]:
+    """The machine a run was measured on: cores, Python, load around the run, library versions."""
+    return {
+        "cpus": os.cpu_count(),
+        "python": platform.python_version(),
+        "load_average_before": [round(x, 2) for x in load_before],
+        "load_average_after": [round(x, 2) for x in load_after],
+        "libraries": {name: version(name) for name in libraries},
+    }
 
 
 def tweets(n: int) -> list[str]:
@@ -274,13 +286,7 @@ def main() -> None:
     result = {
         "benchmark": "bench/bench_scoring.py",
         "when": datetime.now(UTC).isoformat(timespec="seconds"),
-        "machine": {
-            "cpus": os.cpu_count(),
-            "python": platform.python_version(),
-            "load_average_before": [round(x, 2) for x in load_before],
-            "load_average_after": [round(x, 2) for x in load_after],
-            "libraries": {name: version(name) for name in ("torch", "transformers", "peft")},
-        },
+        "machine": machine(load_before, load_after, ("torch", "transformers", "peft")),
         "model": {"name": spec.name, "path": spec.path, "max_length": spec.max_length, "load_s": round(load_s, 3)},
         "device": classifier.device,
         "docs": len(texts),
@@ -434,13 +440,7 @@ def executors_benchmark(args: argparse.Namespace) -> None:
     result = {
         "benchmark": "bench/bench_scoring.py --executor ray",
         "when": datetime.now(UTC).isoformat(timespec="seconds"),
-        "machine": {
-            "cpus": os.cpu_count(),
-            "python": platform.python_version(),
-            "load_average_before": [round(x, 2) for x in load_before],
-            "load_average_after": [round(x, 2) for x in load_after],
-            "libraries": {name: version(name) for name in ("torch", "transformers", "ray")},
-        },
+        "machine": machine(load_before, load_after, ("torch", "transformers", "ray")),
         "model": {"name": spec.name, "max_length": spec.max_length},
         "docs": len(texts),
         "device": args.device,

@@ -78,3 +78,12 @@ def _isolated_trial_ledger(tmp_path_factory: pytest.TempPathFactory, monkeypatch
     """In-process backtests record their trials: into a fresh ledger per test, not the user's cache."""
     folder = tmp_path_factory.mktemp("trials")
     monkeypatch.setattr("fintrade.trials.default_ledger_dir", lambda: folder)
+
+
+@pytest.fixture(scope="module")
+def ray_cluster() -> Iterator[None]:
+    """One real local Ray (2 CPUs) for the tests of a module, shut down after them."""
+    ray = pytest.importorskip("ray")
+    ray.init(num_cpus=2, include_dashboard=False, log_to_driver=False)
+    yield
+    ray.shutdown()

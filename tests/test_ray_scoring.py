@@ -10,7 +10,6 @@ import dataclasses
 import subprocess
 import sys
 import tempfile
-from collections.abc import Iterator
 from pathlib import Path
 
 import numpy as np
@@ -28,13 +27,6 @@ from fintrade_sentiment.score_cache import ScoreCache, score_cache_path  # noqa:
 
 from fintrade.errors import ConfigError  # noqa: E402
 from fintrade.executors import Executor, using  # noqa: E402
-
-
-@pytest.fixture(scope="module")
-def ray_cluster() -> Iterator[None]:
-    ray.init(num_cpus=2, include_dashboard=False, log_to_driver=False)
-    yield
-    ray.shutdown()
 
 
 @pytest.fixture

@@ -17,7 +17,6 @@ import subprocess
 import sys
 import textwrap
 import time
-from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
@@ -107,13 +106,6 @@ class RatioSweep(Strategy):
     signals = [signal("ratio", fast=5, slow=20)]
     grid = {{"ratio.fast": [3, 5, 8, 12], "ratio.slow": [20, 30, 50, 80]}}
 """
-
-
-@pytest.fixture(scope="module")
-def ray_cluster() -> Iterator[None]:
-    ray.init(num_cpus=2, include_dashboard=False, log_to_driver=False)
-    yield
-    ray.shutdown()
 
 
 @pytest.fixture
