@@ -20,15 +20,15 @@ partial results: either every chunk's result is yielded or it raises.
 from __future__ import annotations
 
 import contextlib
-import multiprocessing
 import os
 from collections.abc import Callable, Iterator, Sequence
-from concurrent.futures import FIRST_COMPLETED, Future, ProcessPoolExecutor, wait
-from concurrent.futures.process import BrokenProcessPool
 from dataclasses import dataclass
-from typing import Any, TypeVar
+from typing import TYPE_CHECKING, Any, TypeVar
 
 from fintrade.errors import ConfigError, FintradeError
+
+if TYPE_CHECKING:
+    from concurrent.futures import Future
 
 EXECUTORS: tuple[str, ...] = ("local", "processes", "ray")
 MAX_RETRIES = 2
@@ -182,6 +182,11 @@ def _run_processes(
     """Chunks on a pool of forked workers. A worker's death breaks the whole pool: the chunks that
     were running then count a death each and run again one at a time, so that a chunk that keeps
     killing its worker is the one named; chunks that had not started run again in a fresh pool."""
+    # Imported here: `import fintrade` (every CLI start) needs neither.
+    import multiprocessing
+    from concurrent.futures import FIRST_COMPLETED, ProcessPoolExecutor, wait
+    from concurrent.futures.process import BrokenProcessPool
+
     global _forked
     if "fork" not in multiprocessing.get_all_start_methods():
         raise ConfigError("the processes executor needs fork (Linux, macOS); use local or ray here")
