@@ -56,8 +56,9 @@ if TYPE_CHECKING:
     from fintrade.evaluation import Market, Plan
 
 MAX_BLOCK_COLUMNS = 1024
-"""At most this many (combination, symbol) columns per block: beyond it, larger blocks only add
-memory (measured: 1,000 x 10 is as fast in blocks of 400 columns as in one)."""
+"""At most this many (combination, symbol) columns per block: each of a block's arrays stays near
+10 MB at 1,258 bars. On the 1,000 x 10 sweep, blocks of 256 to 4,096 columns timed within the
+noise of one another; larger ones only hold more memory."""
 
 
 @dataclass(frozen=True)
