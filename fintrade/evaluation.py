@@ -1,8 +1,9 @@
 """The honest answer: a strategy judged out of sample, per split, per fold, per regime, per cost level.
 
 Signals for every grid combination are computed and simulated once over the whole history
-(they are point-in-time, which ``fintrade check`` verifies). Parameters are then chosen by the
-objective on in-sample windows only, and judged on windows that played no part in choosing.
+(they are point-in-time, which ``fintrade check`` verifies), in blocks (:mod:`fintrade.grid`).
+Parameters are then chosen by the objective on in-sample windows only, and judged on windows
+that played no part in choosing.
 """
 
 from __future__ import annotations

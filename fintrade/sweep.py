@@ -2,7 +2,8 @@
 
 Each signal model sees only its distinct parameter sets (a 1,000-combination grid over two
 SMA windows is 1,000 sets for ``sma-cross`` but may be 10 for another signal); the results
-are laid out as ``(combo, symbol)`` columns so the engine simulates the whole grid in one call.
+are laid out as ``(combo, symbol)`` columns, so that a block of the grid is simulated in one call
+(:mod:`fintrade.grid`).
 """
 
 from __future__ import annotations
