@@ -32,6 +32,7 @@ Usage::
     .venv/bin/python bench/bench_scale.py                       # everything: about 15 minutes on 2 cores
     .venv/bin/python bench/bench_scale.py --sections time --quick
     .venv/bin/python bench/bench_scale.py --sections memory --before ebcaba3
+    .venv/bin/python bench/bench_scale.py --profile 10000      # where the time goes
 
 Results: markdown on stdout and ``bench/results/scale.json``.
 """
@@ -375,6 +376,17 @@ def section_ray() -> dict[str, Any]:
     return {"seconds_per_empty_task_2_cpus": per_task, "put_bars_10_symbols_seconds": put_seconds}
 
 
+def profile(combinations: int) -> None:
+    """Where a complete backtest of ``combinations`` x 10 spends its time: cProfile, by own time."""
+    import cProfile
+    import pstats
+
+    warm_up()
+    profiler = cProfile.Profile()
+    profiler.runcall(run_once, combinations, 10)
+    pstats.Stats(profiler, stream=sys.stderr).sort_stats("tottime").print_stats(12)
+
+
 def markdown(results: dict[str, Any]) -> str:
     lines = []
     if "time" in results:
@@ -426,7 +438,11 @@ def main() -> None:
     parser.add_argument("--repeats", type=int, default=3)
     parser.add_argument("--before", help="git ref of the code to compare memory with (a worktree)")
     parser.add_argument("--executor-combinations", type=int, default=60_000)
+    parser.add_argument("--profile", type=int, metavar="N", help="only profile one backtest of N x 10 (stderr)")
     args = parser.parse_args()
+    if args.profile:
+        profile(args.profile)
+        return
     sections = args.sections.split(",")
     results: dict[str, Any] = {
         "machine": {"cpus": os.cpu_count(), "python": platform.python_version(), "platform": platform.platform()},

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import types
 from collections.abc import Iterator
+from pathlib import Path
 
 import numpy as np
 import pandas as pd
@@ -87,3 +88,13 @@ def ray_cluster() -> Iterator[None]:
     ray.init(num_cpus=2, include_dashboard=False, log_to_driver=False)
     yield
     ray.shutdown()
+
+
+@pytest.fixture
+def score_cache_dir(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Path:
+    """A fresh fintrade cache dir and no in-memory llm-sentiment scores (loaded models are kept: they are pure)."""
+    from fintrade_sentiment import llm
+
+    monkeypatch.setenv("FINTRADE_CACHE_DIR", str(tmp_path / "cache"))
+    llm._memory.clear()
+    return tmp_path / "cache"

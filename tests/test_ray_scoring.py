@@ -29,14 +29,6 @@ from fintrade.errors import ConfigError  # noqa: E402
 from fintrade.executors import Executor, using  # noqa: E402
 
 
-@pytest.fixture
-def cache_dir(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Path:
-    """A fresh fintrade cache dir and no in-memory scores."""
-    monkeypatch.setenv("FINTRADE_CACHE_DIR", str(tmp_path / "cache"))
-    llm._memory.clear()
-    return tmp_path / "cache"
-
-
 @pytest.fixture(scope="module")
 def tweets() -> list[str]:
     from fintrade_sample import load_tweets
@@ -69,7 +61,7 @@ def scored_by(work) -> tuple[llm.DocumentScores, int]:
 
 
 def test_ray_scores_equal_local_ones_fill_the_cache_and_a_rerun_scores_nothing(
-    ray_cluster, cache_dir, tweets, monkeypatch
+    ray_cluster, score_cache_dir, tweets, monkeypatch
 ) -> None:
     # Small cache writes: the texts span several of local's chunks, each planned as locally.
     monkeypatch.setattr(llm, "WRITE_EVERY", 16)

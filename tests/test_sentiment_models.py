@@ -65,14 +65,6 @@ def artifact(tmp_path_factory: pytest.TempPathFactory) -> Path:
     )
 
 
-@pytest.fixture
-def cache_dir(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Path:
-    """A fresh fintrade cache dir and no in-memory scores (loaded models are kept: they are pure)."""
-    monkeypatch.setenv("FINTRADE_CACHE_DIR", str(tmp_path / "cache"))
-    llm._memory.clear()
-    return tmp_path / "cache"
-
-
 @pytest.fixture(scope="module")
 def tweets() -> pd.DataFrame:
     from fintrade_sample import load_tweets
@@ -97,13 +89,13 @@ def scored_delta(work: Any) -> tuple[Any, int, int]:
 # --- score cache ---------------------------------------------------------------------------------
 
 
-def test_cached_scores_equal_recomputed_ones_and_a_rerun_scores_nothing(artifact, cache_dir, tweets) -> None:
+def test_cached_scores_equal_recomputed_ones_and_a_rerun_scores_nothing(artifact, score_cache_dir, tweets) -> None:
     texts = sample_texts(tweets)
     distinct = len(set(texts))
     first, scored, from_disk = scored_delta(lambda: llm.score_texts(texts, model=str(artifact)))
     assert (scored, from_disk) == (distinct, 0)  # duplicates scored once
     assert first.score[-3:].tolist() == first.score[:3].tolist()
-    assert ScoreCache(cache_dir / "scores" / "scores.sqlite").count(first.model_key) == distinct
+    assert ScoreCache(score_cache_dir / "scores" / "scores.sqlite").count(first.model_key) == distinct
 
     llm._memory.clear()  # a new process: only the disk cache is left
     again, scored, from_disk = scored_delta(lambda: llm.score_texts(texts, model=str(artifact)))
@@ -116,7 +108,9 @@ def test_cached_scores_equal_recomputed_ones_and_a_rerun_scores_nothing(artifact
     np.testing.assert_allclose(fresh.confidence, first.confidence, atol=1e-6, rtol=0)
 
 
-def test_scores_are_probability_differences_and_confidence_the_top_probability(artifact, cache_dir, tweets) -> None:
+def test_scores_are_probability_differences_and_confidence_the_top_probability(
+    artifact, score_cache_dir, tweets
+) -> None:
     result = llm.score_texts(sample_texts(tweets), model=str(artifact))
     p = result.probabilities
     np.testing.assert_allclose(p.sum(axis=1), 1.0, atol=1e-6)
@@ -126,7 +120,7 @@ def test_scores_are_probability_differences_and_confidence_the_top_probability(a
 
 
 def test_changing_the_adapter_precision_or_max_length_invalidates_the_cache(
-    artifact, cache_dir, tweets, tmp_path
+    artifact, score_cache_dir, tweets, tmp_path
 ) -> None:
     from safetensors.torch import load_file, save_file
 
@@ -158,8 +152,8 @@ def test_changing_the_adapter_precision_or_max_length_invalidates_the_cache(
     assert len(keys) == 4
 
 
-def test_an_unreadable_cache_file_is_moved_aside_not_used(cache_dir) -> None:
-    path = cache_dir / "scores" / "scores.sqlite"
+def test_an_unreadable_cache_file_is_moved_aside_not_used(score_cache_dir) -> None:
+    path = score_cache_dir / "scores" / "scores.sqlite"
     path.parent.mkdir(parents=True)
     path.write_bytes(b"this is not a database" * 100)
     with pytest.warns(UserWarning, match="unreadable"):
@@ -208,7 +202,7 @@ def test_two_processes_filling_the_cache_at_once_store_every_row_once(tmp_path) 
 # --- inference -----------------------------------------------------------------------------------
 
 
-def test_batched_scores_equal_per_document_scores(artifact, cache_dir, tweets) -> None:
+def test_batched_scores_equal_per_document_scores(artifact, score_cache_dir, tweets) -> None:
     texts = sample_texts(tweets, 12)
     batched = llm.score_texts(texts, model=str(artifact), batch_size=8, cache=False, memory=False)
     one_by_one = llm.score_texts(texts, model=str(artifact), batch_size=1, cache=False, memory=False)
@@ -217,7 +211,9 @@ def test_batched_scores_equal_per_document_scores(artifact, cache_dir, tweets) -
     np.testing.assert_allclose(batched.probabilities, one_by_one.probabilities, atol=1e-5, rtol=0)
 
 
-def test_a_progress_bar_goes_to_stderr_when_asked_and_never_into_a_pipe(artifact, cache_dir, tweets, capsys) -> None:
+def test_a_progress_bar_goes_to_stderr_when_asked_and_never_into_a_pipe(
+    artifact, score_cache_dir, tweets, capsys
+) -> None:
     texts = sample_texts(tweets, 6)
     llm.score_texts(texts, model=str(artifact), progress=True, cache=False, memory=False)
     assert f"scoring with {artifact}" in capsys.readouterr().err
@@ -236,7 +232,7 @@ def test_batches_hold_similar_lengths_within_the_size_and_token_limits() -> None
     assert all(len(b) * max(lengths[i] for i in b) <= MAX_BATCH_TOKENS for b in _batches(order, lengths, 64))
 
 
-def test_int8_scores_are_close_to_fp32_on_merged_plain_linear_layers(artifact, cache_dir, tweets) -> None:
+def test_int8_scores_are_close_to_fp32_on_merged_plain_linear_layers(artifact, score_cache_dir, tweets) -> None:
     texts = sample_texts(tweets)
     fp32 = llm.score_texts(texts, model=str(artifact), cache=False)
     int8 = llm.score_texts(texts, model=str(artifact), precision="int8", cache=False)
@@ -257,7 +253,7 @@ def test_int8_scores_are_close_to_fp32_on_merged_plain_linear_layers(artifact, c
     assert not any("lora" in type(module).__name__.lower() for module in modules)  # merged before quantising
 
 
-def test_bfloat16_scores_are_within_rounding_of_fp32(artifact, cache_dir, tweets) -> None:
+def test_bfloat16_scores_are_within_rounding_of_fp32(artifact, score_cache_dir, tweets) -> None:
     texts = sample_texts(tweets)
     fp32 = llm.score_texts(texts, model=str(artifact), cache=False)
     bf16 = llm.score_texts(texts, model=str(artifact), precision="bfloat16", cache=False)
@@ -271,7 +267,7 @@ def test_bfloat16_scores_are_within_rounding_of_fp32(artifact, cache_dir, tweets
     assert not any("lora" in type(module).__name__.lower() for module in loaded.model.modules())
 
 
-def test_device_choices_and_the_errors_for_a_gpu_that_is_not_there(artifact, cache_dir, tweets) -> None:
+def test_device_choices_and_the_errors_for_a_gpu_that_is_not_there(artifact, score_cache_dir, tweets) -> None:
     from fintrade_sentiment.classifier import resolve_device
 
     texts = sample_texts(tweets, 8)
@@ -291,7 +287,7 @@ def test_device_choices_and_the_errors_for_a_gpu_that_is_not_there(artifact, cac
 
 
 @pytest.mark.skipif(not torch.cuda.is_available(), reason="needs a CUDA GPU (CI has none)")
-def test_scores_on_a_gpu_equal_those_on_the_cpu(artifact, cache_dir, tweets) -> None:
+def test_scores_on_a_gpu_equal_those_on_the_cpu(artifact, score_cache_dir, tweets) -> None:
     texts = sample_texts(tweets)
     on_cpu = llm.score_texts(texts, model=str(artifact), device="cpu", cache=False, memory=False)
     on_gpu = llm.score_texts(texts, model=str(artifact), device="cuda", cache=False, memory=False)
@@ -327,7 +323,7 @@ def test_bfloat16_on_a_cpu_without_native_support_warns(artifact, monkeypatch) -
     assert next(loaded.model.parameters()).dtype == torch.bfloat16
 
 
-def test_the_bundled_adapter_scores_its_held_out_tweets_as_its_manifest_records(cache_dir) -> None:
+def test_the_bundled_adapter_scores_its_held_out_tweets_as_its_manifest_records(score_cache_dir) -> None:
     """The shipped artifact, as ``llm-sentiment`` loads it, on the 954 test tweets it never trained on."""
     from fintrade_adapters.data import trained_split
     from fintrade_sentiment.classifier import SENTIMENT, resolve_classifier
@@ -358,7 +354,7 @@ def _inputs(documents: pd.DataFrame | None, start: str = "2015-03-02", bars: int
     )
 
 
-def test_a_lag_and_half_life_sweep_scores_each_text_once(artifact, cache_dir, tweets) -> None:
+def test_a_lag_and_half_life_sweep_scores_each_text_once(artifact, score_cache_dir, tweets) -> None:
     inputs = _inputs(tweets)
     grid = [
         {**llm_defaults(artifact), "lag": lag, "half_life": half_life}
@@ -382,7 +378,7 @@ def llm_defaults(artifact: Path) -> dict[str, Any]:
     return {**LLM_DEFAULTS, **ALIGNMENT_DEFAULTS, "model": str(artifact)}
 
 
-def test_single_signal_is_the_aligned_mean_of_document_scores(artifact, cache_dir, tweets) -> None:
+def test_single_signal_is_the_aligned_mean_of_document_scores(artifact, score_cache_dir, tweets) -> None:
     inputs = _inputs(tweets)
     signal_ = llm.compute(inputs, {**llm_defaults(artifact), "weighting": "equal"})
     closes = inputs.closes_at
@@ -403,7 +399,7 @@ def test_single_signal_is_the_aligned_mean_of_document_scores(artifact, cache_di
 # --- bad input -----------------------------------------------------------------------------------
 
 
-def test_a_strategy_without_a_text_source_gets_one_line(artifact, cache_dir) -> None:
+def test_a_strategy_without_a_text_source_gets_one_line(artifact, score_cache_dir) -> None:
     for module in ("llm", "lexicon"):
         compute = __import__(f"fintrade_sentiment.{module}", fromlist=["compute"]).compute
         name = "llm-sentiment" if module == "llm" else "lexicon"
@@ -415,7 +411,7 @@ def test_a_strategy_without_a_text_source_gets_one_line(artifact, cache_dir) -> 
         )
 
 
-def test_no_documents_or_empty_texts_give_no_signal_not_an_error(artifact, cache_dir, tweets) -> None:
+def test_no_documents_or_empty_texts_give_no_signal_not_an_error(artifact, score_cache_dir, tweets) -> None:
     empty = tweets.iloc[:0]
     signal_, scored, _ = scored_delta(lambda: llm.compute(_inputs(empty), llm_defaults(artifact)))
     assert scored == 0 and signal_.score.isna().all().all()
@@ -430,7 +426,7 @@ def test_no_documents_or_empty_texts_give_no_signal_not_an_error(artifact, cache
     assert signal_.score["AAPL"].notna().any()
 
 
-def test_models_that_are_not_3_class_sentiment_classifiers_are_refused(artifact, cache_dir, tmp_path) -> None:
+def test_models_that_are_not_3_class_sentiment_classifiers_are_refused(artifact, score_cache_dir, tmp_path) -> None:
     def message(model: str) -> str:
         with pytest.raises(FintradeError) as error:
             llm.score_texts(["shares rose"], model=model)
@@ -518,7 +514,7 @@ def test_lexicon_signal_aligns_like_the_llm_one(tweets) -> None:
 # --- end to end ----------------------------------------------------------------------------------
 
 
-def test_a_tweet_sentiment_strategy_backtests_end_to_end(artifact, cache_dir) -> None:
+def test_a_tweet_sentiment_strategy_backtests_end_to_end(artifact, score_cache_dir) -> None:
     from fintrade_sample import load_tweets
 
     class TweetSentiment(Strategy):
